@@ -1,0 +1,69 @@
+"""FastAPI application factory.
+
+`create_app()` builds the app; the lifespan opens the database pool and a lazy Temporal client unless
+the caller (tests) hands in ready-made `Resources`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from api.deps import Resources
+from api.errors import install_error_handlers
+from api.request_context import RequestContextMiddleware
+from api.routes import health, registry
+from kaigo import temporal_client
+from kaigo.config import Settings, get_settings
+from kaigo.db import make_engine, make_sessionmaker
+
+DESCRIPTION = """\
+介護保険課のケース管理 API。要介護認定・給付制限・更新案内の手続を Temporal ワークフローとして実行し、
+職員はこの API (と Web コンソール) でタスクを処理します。エラーはすべて RFC 9457 problem+json で返ります。
+"""
+
+
+def _operation_id(route: APIRoute) -> str:
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+async def open_resources(settings: Settings) -> Resources:
+    engine = make_engine(settings.require_database_url())
+    return Resources(
+        settings=settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        temporal=await temporal_client.connect(settings, lazy=True),
+    )
+
+
+def create_app(settings: Settings | None = None, *, resources: Resources | None = None) -> FastAPI:
+    settings = settings or (resources.settings if resources else get_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = resources is None
+        app.state.resources = resources or await open_resources(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.resources.engine.dispose()
+
+    app = FastAPI(
+        title="kaigo-flow",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    if resources is not None:  # tests drive the app without running the lifespan
+        app.state.resources = resources
+    app.add_middleware(RequestContextMiddleware)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(registry.router)
+    return app

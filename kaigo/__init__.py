@@ -1,0 +1,1 @@
+"""kaigo-flow platform code shared by the API, the worker and the command line."""

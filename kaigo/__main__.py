@@ -1,0 +1,3 @@
+from kaigo.cli import app
+
+app()

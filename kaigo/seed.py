@@ -1,0 +1,74 @@
+"""Demo data for `make dev`: a handful of fictional residents, loaded once (idempotent by key).
+
+The names include kanji that break naive systems (髙, 﨑, 𠮷) on purpose.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from kaigo.db import make_engine, make_sessionmaker, transaction
+from models.registry import AcquisitionReason, Insured, InsuredCreate, Person, PersonCreate, Sex
+from rules.insured_status import InsuredCategory, age_attained_on
+from services import registry
+
+# (宛名番号, 氏名, カナ, 生年月日, 性別, 郵便番号, 住所, 方書, 被保険者番号, 種別)
+DEMO_RESIDENTS: list[tuple[str, str, str, date, Sex, str, str, str | None, str, InsuredCategory]] = [
+    ("100000000001", "髙橋 ハナ", "タカハシ ハナ", date(1941, 4, 3), Sex.FEMALE, "070-0031",
+     "北海道旭川市一条通8丁目", None, "0100000001", InsuredCategory.FIRST),
+    ("100000000002", "山﨑 太郎", "ヤマザキ タロウ", date(1950, 11, 20), Sex.MALE, "078-8201",
+     "北海道旭川市東旭川町共栄12番地", "共栄ハイツ203", "0100000002", InsuredCategory.FIRST),
+    ("100000000003", "𠮷田 トメ", "ヨシダ トメ", date(1936, 2, 29), Sex.FEMALE, "070-8525",
+     "北海道旭川市7条通10丁目", None, "0100000003", InsuredCategory.FIRST),
+    ("100000000004", "佐藤 一郎", "サトウ イチロウ", date(1962, 7, 15), Sex.MALE, "071-8131",
+     "北海道旭川市末広1条3丁目", "グリーンコート105", "0100000004", InsuredCategory.SECOND),
+    ("100000000005", "鈴木 美智子", "スズキ ミチコ", date(1948, 1, 9), Sex.FEMALE, "079-8412",
+     "北海道旭川市永山2条5丁目", None, "0100000005", InsuredCategory.FIRST),
+]  # fmt: skip
+
+
+async def seed_demo_residents(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Insert the demo residents that are not there yet; returns how many were added."""
+    added = 0
+    for atena_no, kanji, kana, born, sex, postal, address, extra, insured_no, category in DEMO_RESIDENTS:
+        async with transaction(sessions) as session:
+            if await session.get(Person, atena_no) is not None:
+                continue
+            await registry.create_person(
+                session=session,
+                data=PersonCreate(
+                    atena_no=atena_no,
+                    name_kanji=kanji,
+                    name_kana=kana,
+                    birth_date=born,
+                    sex=sex,
+                    postal_code=postal,
+                    address=address,
+                    address_extra=extra,
+                ),
+            )
+            if await session.get(Insured, insured_no) is None:
+                first = category is InsuredCategory.FIRST
+                await registry.create_insured(
+                    session=session,
+                    data=InsuredCreate(
+                        insured_no=insured_no,
+                        atena_no=atena_no,
+                        category=category,
+                        acquired_on=age_attained_on(born, 65 if first else 40),
+                        acquisition_reason=AcquisitionReason.AGE_65 if first else AcquisitionReason.AGE_40,
+                    ),
+                )
+            added += 1
+    return added
+
+
+async def seed_all(database_url: str) -> int:
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        return await seed_demo_residents(make_sessionmaker(engine))
+    finally:
+        await engine.dispose()

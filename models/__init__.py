@@ -1,0 +1,8 @@
+"""SQLModel tables and API schemas, one module per aggregate.
+
+Importing this package registers every table on SQLModel.metadata (alembic and tests rely on that).
+"""
+
+from models import registry
+
+__all__ = ["registry"]

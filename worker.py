@@ -1,0 +1,65 @@
+"""The kaigo-flow Temporal worker: every workflow and activity on one task queue.
+
+Stateless: run as many as the CPU needs (docker compose `--scale worker=N`); Temporal spreads the work.
+SIGTERM/SIGINT stop polling and let running activities finish (graceful_shutdown_timeout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from datetime import timedelta
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.registry import RegistryActivities
+from kaigo import temporal_client
+from kaigo.config import Settings, get_settings
+from kaigo.db import make_engine, make_sessionmaker
+from kaigo.logs import configure_logging
+from kaigo.search_attributes import ensure_search_attributes
+
+log = structlog.get_logger("kaigo.worker")
+
+
+def build_worker(client: Client, settings: Settings, registry: RegistryActivities) -> Worker:
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=[],
+        activities=[registry.get_insured_status],
+        graceful_shutdown_timeout=timedelta(seconds=30),
+    )
+
+
+async def run(settings: Settings) -> None:
+    client = await temporal_client.connect(settings)
+    await ensure_search_attributes(client, settings.temporal_namespace)
+    engine = make_engine(settings.require_database_url())
+    worker = build_worker(client, settings, RegistryActivities(make_sessionmaker(engine)))
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    try:
+        async with worker:
+            log.info("worker_started", task_queue=settings.temporal_task_queue)
+            await stop.wait()
+            log.info("worker_stopping")
+    finally:
+        await engine.dispose()
+    log.info("worker_stopped")
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    asyncio.run(run(settings))
+
+
+if __name__ == "__main__":
+    main()
