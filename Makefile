@@ -29,8 +29,10 @@ $(STAMP): $(LOCK) pyproject.toml | $(PY) $(UV)
 dev: $(STAMP) ## run the whole system on embedded defaults (Ctrl-C stops it)
 	$(VENV)/bin/kaigo dev
 
+# pytest exits 5 when it collects nothing; that must never look like a pass.
 test: $(STAMP) lint ## lint, then the whole test suite (embedded PostgreSQL unless TEST_DATABASE_URL is set)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q; status=$$?; \
+	  if [ $$status -eq 5 ]; then echo "no tests were collected" >&2; exit 1; fi; exit $$status
 
 test-integration: $(STAMP) ## only the tests that need PostgreSQL/Temporal
 	$(PY) -m pytest -q -m integration

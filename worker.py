@@ -7,8 +7,10 @@ SIGTERM/SIGINT stop polling and let running activities finish (graceful_shutdown
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from datetime import timedelta
+from pathlib import Path
 
 import structlog
 from temporalio.client import Client
@@ -22,6 +24,8 @@ from kaigo.logs import configure_logging
 from kaigo.search_attributes import ensure_search_attributes
 
 log = structlog.get_logger("kaigo.worker")
+
+HEARTBEAT_INTERVAL_S = 15.0
 
 
 def build_worker(client: Client, settings: Settings, registry: RegistryActivities) -> Worker:
@@ -48,11 +52,20 @@ async def run(settings: Settings) -> None:
     try:
         async with worker:
             log.info("worker_started", task_queue=settings.temporal_task_queue)
-            await stop.wait()
+            await _heartbeat_until(stop, settings.worker_heartbeat_file)
             log.info("worker_stopping")
     finally:
         await engine.dispose()
     log.info("worker_stopped")
+
+
+async def _heartbeat_until(stop: asyncio.Event, heartbeat_file: Path | None) -> None:
+    """Wait for a stop signal, touching the heartbeat file meanwhile (a stuck loop stops touching it)."""
+    while not stop.is_set():
+        if heartbeat_file is not None:
+            heartbeat_file.touch()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=HEARTBEAT_INTERVAL_S)
 
 
 def main() -> None:

@@ -94,3 +94,21 @@ def worker() -> None:
     import worker as worker_module
 
     worker_module.main()
+
+
+@app.command("worker-alive")
+def worker_alive(
+    file: Annotated[Path, typer.Option(help="the worker's WORKER_HEARTBEAT_FILE")],
+    max_age: Annotated[int, typer.Option(help="seconds since the last heartbeat")] = 60,
+) -> None:
+    """Exit 0 if the worker touched its heartbeat file recently (container healthcheck)."""
+    import time
+
+    try:
+        age = time.time() - file.stat().st_mtime
+    except FileNotFoundError:
+        typer.echo("no heartbeat yet", err=True)
+        raise typer.Exit(1) from None
+    if age > max_age:
+        typer.echo(f"last heartbeat {age:.0f} s ago", err=True)
+        raise typer.Exit(1)

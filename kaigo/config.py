@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
     temporal_ui_url: str = "http://localhost:8233"
 
+    # The worker touches this file while it is healthy (container healthcheck: `kaigo worker-alive`).
+    worker_heartbeat_file: Path | None = None
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
 

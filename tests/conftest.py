@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import psycopg
@@ -63,15 +63,29 @@ def _with_database(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url(postgres_server_url: str) -> Iterator[str]:
-    """A fresh database for this test run, migrated to head; dropped afterwards."""
-    name = f"kaigo_test_{uuid.uuid4().hex[:12]}"
-    url = _with_database(postgres_server_url, name)
-    embedded.ensure_database(url)
-    migrate.upgrade_to_head(url)
-    yield url
+def create_database(postgres_server_url: str) -> Iterator[Callable[[str], str]]:
+    """Factory: a new empty database on the test server, dropped when the run ends."""
+    created: list[str] = []
+
+    def create(prefix: str) -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        url = _with_database(postgres_server_url, name)
+        embedded.ensure_database(url)
+        created.append(name)
+        return url
+
+    yield create
     with psycopg.connect(embedded.libpq_url(postgres_server_url), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        for name in created:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def database_url(create_database: Callable[[str], str]) -> str:
+    """A fresh database for this test run, migrated to head."""
+    url = create_database("kaigo_test")
+    migrate.upgrade_to_head(url)
+    return url
 
 
 @pytest.fixture(scope="session")
