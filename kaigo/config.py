@@ -49,6 +49,15 @@ class Settings(BaseSettings):
 
     office_code: str = Field(default="honcho", pattern=r"^[a-z0-9-]{1,32}$")
 
+    # Printed on every notice (通知書): the issuing city, its mayor, the desk to contact, and the prefecture's
+    # review board named in the 教示 (appeal instructions).
+    city_name: str = "旭川市"
+    issuer_name: str = "旭川市長"
+    department_name: str = "福祉保険部 介護保険課"
+    contact_address: str = "〒070-8525 北海道旭川市7条通9丁目"
+    contact_phone: str = "0166-00-0000"
+    review_board_name: str = "北海道介護保険審査会"
+
     @field_validator("database_url")
     @classmethod
     def _psycopg_driver(cls, url: str | None) -> str | None:
