@@ -1,0 +1,1 @@
+"""Unit tests of rules/: pure legal rules, each test named after its article."""
