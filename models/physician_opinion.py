@@ -15,8 +15,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from models._scales import DementiaIndependence, PhysicalIndependence
 from models.survey import Text60, Text100, raise_at
+from rules.primary_determination import DementiaIndependence, PhysicalIndependence
+from rules.specified_diseases import SpecifiedDisease
 
 OPINION_DUE_DAYS = 14  # [default] DOMAIN.md §2: no legal deadline; the request names one 14 days out
 
@@ -92,56 +93,6 @@ _LABELS: dict[type[LabelledEnum], dict[str, str]] = {
     Eating: {"independent": "自立ないし何とか自分で食べられる", "full_assistance": "全面介助"},
 }
 
-
-class SpecifiedDisease(StrEnum):
-    """特定疾病 (施行令第2条), numbered in the order's sequence. Required for 第2号 (checked elsewhere)."""
-
-    CANCER = "01"
-    RHEUMATOID_ARTHRITIS = "02"
-    ALS = "03"
-    OPLL = "04"
-    OSTEOPOROSIS_WITH_FRACTURE = "05"
-    PRESENILE_DEMENTIA = "06"
-    PARKINSON_RELATED = "07"
-    SPINOCEREBELLAR_DEGENERATION = "08"
-    SPINAL_CANAL_STENOSIS = "09"
-    PROGERIA = "10"
-    MULTIPLE_SYSTEM_ATROPHY = "11"
-    DIABETIC_COMPLICATIONS = "12"
-    CEREBROVASCULAR_DISEASE = "13"
-    ARTERIOSCLEROSIS_OBLITERANS = "14"
-    COPD = "15"
-    OSTEOARTHRITIS_KNEE_HIP = "16"
-
-    @property
-    def label(self) -> str:
-        return _DISEASE_LABELS[self]
-
-
-_DISEASE_LABELS = dict(
-    zip(
-        SpecifiedDisease,
-        (
-            "がん（医師が一般に認められている医学的知見に基づき回復の見込みがない状態に至ったと判断したもの）",
-            "関節リウマチ",
-            "筋萎縮性側索硬化症",
-            "後縦靱帯骨化症",
-            "骨折を伴う骨粗鬆症",
-            "初老期における認知症",
-            "進行性核上性麻痺、大脳皮質基底核変性症及びパーキンソン病",
-            "脊髄小脳変性症",
-            "脊柱管狭窄症",
-            "早老症",
-            "多系統萎縮症",
-            "糖尿病性神経障害、糖尿病性腎症及び糖尿病性網膜症",
-            "脳血管疾患",
-            "閉塞性動脈硬化症",
-            "慢性閉塞性肺疾患",
-            "両側の膝関節又は股関節に著しい変形を伴う変形性関節症",
-        ),
-        strict=True,
-    )
-)
 
 # ------------------------------------------------------------------------------------------ request
 

@@ -31,7 +31,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from models._scales import DementiaIndependence, PhysicalIndependence
+from rules.primary_determination import DementiaIndependence, PhysicalIndependence
 
 SURVEY_SCHEMA_VERSION = "2021"
 
