@@ -12,6 +12,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
 from kaigo.config import Settings
+from kaigo.security import audit
+from kaigo.security.field_crypto import FieldCipher
 
 
 @dataclass
@@ -22,6 +24,7 @@ class Resources:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     temporal: Client
+    cipher: FieldCipher
 
 
 def get_resources(request: Request) -> Resources:
@@ -38,13 +41,19 @@ def get_settings_dep(resources: ResourcesDep) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-async def get_session(resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
+async def get_session(request: Request, resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
     """A session in one transaction: committed when the handler returns, rolled back if it raises.
 
-    scope="function" commits before the response is sent, so a failed commit is the caller's error.
+    The request's audit entries are appended last, in the same transaction, so the chain lock is held only
+    for the commit. scope="function" commits before the response is sent: a failed commit is an error
+    response, never a success whose audit row is missing.
     """
     async with resources.sessions() as session, session.begin():
         yield session
+        trail = getattr(request.state, "audit", None)
+        if trail is not None and trail.pending:
+            await audit.append(session, trail.pending)
+            trail.pending.clear()
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

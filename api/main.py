@@ -10,15 +10,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from api.deps import Resources
 from api.errors import install_error_handlers
 from api.request_context import RequestContextMiddleware
-from api.routes import health, registry
+from api.routes import audit, auth, codec, disclosure, health, registry, staff
 from kaigo import temporal_client
 from kaigo.config import Settings, get_settings
 from kaigo.db import make_engine, make_sessionmaker
+from kaigo.security.field_crypto import FieldCipher
 
 DESCRIPTION = """\
 介護保険課のケース管理 API。要介護認定・給付制限・更新案内の手続を Temporal ワークフローとして実行し、
@@ -37,6 +39,7 @@ async def open_resources(settings: Settings) -> Resources:
         engine=engine,
         sessions=make_sessionmaker(engine),
         temporal=await temporal_client.connect(settings, lazy=True),
+        cipher=FieldCipher.from_settings(settings),
     )
 
 
@@ -62,8 +65,16 @@ def create_app(settings: Settings | None = None, *, resources: Resources | None 
     )
     if resources is not None:  # tests drive the app without running the lifespan
         app.state.resources = resources
+    # Only the Temporal UI calls us cross-origin (the codec endpoint), with its cookie.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=[settings.temporal_ui_url.rstrip("/")],
+        allow_credentials=True,
+        allow_methods=["POST"],
+        allow_headers=["Authorization", "Content-Type", "X-Namespace"],
+    )
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(registry.router)
+    for module in (health, auth, registry, disclosure, staff, audit, codec):
+        app.include_router(module.router)
     return app

@@ -19,11 +19,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 log = structlog.get_logger("kaigo.request")
 
 _REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+_CLIENT_ADDR: ContextVar[str | None] = ContextVar("client_addr", default=None)
 _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
 def current_request_id() -> str | None:
     return _REQUEST_ID.get()
+
+
+def current_client_addr() -> str | None:
+    """The caller's address (uvicorn resolves X-Forwarded-For from trusted proxies into scope["client"])."""
+    return _CLIENT_ADDR.get()
 
 
 class RequestContextMiddleware:
@@ -38,6 +44,8 @@ class RequestContextMiddleware:
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _SANE_ID.fullmatch(incoming) else uuid.uuid4().hex
         token = _REQUEST_ID.set(request_id)
+        client = scope.get("client")
+        client_token = _CLIENT_ADDR.set(client[0] if client else None)
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status = 500
@@ -62,3 +70,4 @@ class RequestContextMiddleware:
             )
             structlog.contextvars.unbind_contextvars("request_id")
             _REQUEST_ID.reset(token)
+            _CLIENT_ADDR.reset(client_token)

@@ -55,9 +55,13 @@ def seed() -> None:
     from kaigo import migrate as migrations
     from kaigo.seed import seed_all
 
-    url = _database_url(get_settings())
+    settings = get_settings()
+    url = _database_url(settings)
     migrations.upgrade_to_head(url)
-    typer.echo(f"added {asyncio.run(seed_all(url))} demo residents")
+    added = asyncio.run(seed_all(url, with_staff=settings.is_dev))
+    typer.echo(
+        f"added {added} demo records" + ("" if settings.is_dev else " (no demo staff outside development)")
+    )
 
 
 @app.command()
@@ -112,3 +116,65 @@ def worker_alive(
     if age > max_age:
         typer.echo(f"last heartbeat {age:.0f} s ago", err=True)
         raise typer.Exit(1)
+
+
+audit_app = typer.Typer(help="操作記録 (audit trail)", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the hash chain; report the first broken link (exit 1) or confirm it is intact."""
+    from kaigo.security.audit import verify_database
+
+    report = verify_database(_database_url(get_settings()))
+    if report.intact:
+        typer.echo(f"audit chain intact: {report.rows} rows")
+        return
+    typer.echo(f"audit chain BROKEN at id {report.broken_at}: {report.reason}", err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def purge(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="count only, delete nothing")] = False,
+) -> None:
+    """Delete 除票 persons and closed records older than RETENTION_YEARS (the audit trail is kept)."""
+    from kaigo.operator_jobs import run_purge
+
+    result = asyncio.run(run_purge(get_settings(), _database_url(get_settings()), dry_run=dry_run))
+    verb = "would delete" if dry_run else "deleted"
+    typer.echo(
+        f"{verb} {result.persons} persons and {result.tasks} tasks (removed/closed before {result.cutoff})"
+    )
+
+
+staff_app = typer.Typer(help="職員アカウント", no_args_is_help=True)
+app.add_typer(staff_app, name="staff")
+
+
+@staff_app.command("create")
+def staff_create(
+    login_id: Annotated[str, typer.Argument(help="ログインID")],
+    display_name: Annotated[str, typer.Option(help="表示名")],
+    role: Annotated[list[str], typer.Option(help="役割 (複数可): intake, surveyor, board_member, ...")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+) -> None:
+    """Create a staff account (e.g. the first administrator of a new installation)."""
+    from pydantic import ValidationError
+
+    from kaigo.errors import ProblemError
+    from kaigo.operator_jobs import create_staff_account
+
+    try:
+        asyncio.run(
+            create_staff_account(_database_url(get_settings()), login_id, display_name, role, password)
+        )
+    except ProblemError as exc:
+        typer.echo(exc.detail, err=True)
+        raise typer.Exit(2) from None
+    except ValidationError as exc:
+        for error in exc.errors():
+            typer.echo(f"{'.'.join(map(str, error['loc']))}: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"created {login_id}")

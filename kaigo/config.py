@@ -6,6 +6,8 @@ variable names (tests/test_compose.py keeps the two in step).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -19,6 +21,12 @@ Environment = Literal["development", "test", "production"]
 # development or test environment refuses to start with them.
 PLACEHOLDER_PREFIX = "changethis"
 _DEV_SECRET = PLACEHOLDER_PREFIX + "-dev-secret-not-for-production-use-0000"
+
+
+def _dev_keyring(label: str) -> str:
+    """A `key-id:base64-key` keyring whose id marks it as a public development placeholder."""
+    key = base64.b64encode(hashlib.sha256(f"kaigo-dev-{label}".encode()).digest()).decode()
+    return f"{PLACEHOLDER_PREFIX}-dev:{key}"
 
 
 class Settings(BaseSettings):
@@ -45,7 +53,19 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
 
-    secret_key: str = Field(default=_DEV_SECRET, min_length=32, repr=False)
+    # Secrets (repr=False marks them: never printed, refused as placeholders outside development/test).
+    secret_key: str = Field(default=_DEV_SECRET, min_length=32, repr=False)  # signs staff JWTs
+    # Keyrings: comma-separated `key-id:base64(32 bytes)`; the first key encrypts, all keys decrypt, so a
+    # new key can be put first and old ciphertexts still read (rotation).
+    data_keys: str = Field(default=_dev_keyring("data"), repr=False)  # 個人番号 at rest (AES-GCM)
+    blind_index_key: str = Field(default=_dev_keyring("blind-index"), repr=False)  # HMAC for exact search
+    payload_keys: str = Field(default=_dev_keyring("payload"), repr=False)  # Temporal payload codec
+
+    access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    login_failure_window_minutes: int = Field(default=15, ge=1)
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_client: int = Field(default=20, ge=1)
+    retention_years: int = Field(default=5, ge=1, le=150)  # 除票 persons and closed records are purged after
 
     office_code: str = Field(default="honcho", pattern=r"^[a-z0-9-]{1,32}$")
 

@@ -124,9 +124,9 @@ def run(settings: Settings, root: Path) -> int:
     print("  migrating database …", flush=True)
     migrate.upgrade_to_head(database_url)
 
-    from kaigo.seed import seed_all  # after migrations: it imports the models' tables
+    from kaigo.seed import demo_credentials_table, seed_all  # after migrations: it imports the models' tables
 
-    added = asyncio.run(seed_all(database_url))
+    added = asyncio.run(seed_all(database_url, with_staff=settings.is_dev))
     if added:
         print(f"  seeded demo data: {added}", flush=True)
 
@@ -160,6 +160,8 @@ def run(settings: Settings, root: Path) -> int:
             _banner(settings, started, settings.database_url is None, settings.temporal_address is None),
             flush=True,
         )
+        if settings.is_dev:
+            print(demo_credentials_table(), flush=True)
         while not stop_requested:
             dead = stack.first_dead_child()
             if dead is not None:

@@ -11,9 +11,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kaigo.db import make_engine, make_sessionmaker, transaction
+from kaigo.security.permissions import ROLE_LABELS, Role
 from models.registry import AcquisitionReason, Insured, InsuredCreate, Person, PersonCreate, Sex
+from models.security import Staff, StaffCreate
 from rules.insured_status import InsuredCategory, age_attained_on
 from services import registry
+from services import staff as staff_service
 
 # (宛名番号, 氏名, カナ, 生年月日, 性別, 郵便番号, 住所, 方書, 被保険者番号, 種別)
 DEMO_RESIDENTS: list[tuple[str, str, str, date, Sex, str, str, str | None, str, InsuredCategory]] = [
@@ -66,9 +69,57 @@ async def seed_demo_residents(sessions: async_sessionmaker[AsyncSession]) -> int
     return added
 
 
-async def seed_all(database_url: str) -> int:
+# (ログインID, 表示名, 役割, 委託先). Development only: their passwords are printed and public.
+DEMO_STAFF: list[tuple[str, str, Role, str | None]] = [
+    ("intake", "認定 一郎", Role.INTAKE, None),
+    ("surveyor", "調査 花子", Role.SURVEYOR, None),
+    ("contractor", "委託 次郎", Role.SURVEYOR, "あさひかわ居宅介護支援センター (委託)"),
+    ("board", "審査 三郎", Role.BOARD_MEMBER, None),
+    ("restriction", "制限 四郎", Role.RESTRICTION, None),
+    ("supervisor", "監督 五月", Role.SUPERVISOR, None),
+    ("admin", "管理 六郎", Role.ADMIN, None),
+]
+
+
+def demo_password(login_id: str) -> str:
+    return f"{login_id}-demo-2026"
+
+
+async def seed_demo_staff(sessions: async_sessionmaker[AsyncSession]) -> int:
+    added = 0
+    for login_id, name, role, organization in DEMO_STAFF:
+        async with transaction(sessions) as session:
+            if await session.get(Staff, login_id) is not None:
+                continue
+            await staff_service.create_staff(
+                session=session,
+                data=StaffCreate(
+                    login_id=login_id,
+                    display_name=name,
+                    password=demo_password(login_id),
+                    roles=[role],
+                    organization=organization,
+                ),
+            )
+            added += 1
+    return added
+
+
+def demo_credentials_table() -> str:
+    rows = [
+        f"  {login:<12} {demo_password(login):<24} {ROLE_LABELS[role]}" for login, _, role, _ in DEMO_STAFF
+    ]
+    return "\n".join(["  demo staff (development only):", *rows])
+
+
+async def seed_all(database_url: str, *, with_staff: bool) -> int:
+    """Demo residents, and demo staff accounts when `with_staff` (development only)."""
     engine = make_engine(database_url, pool_size=1)
     try:
-        return await seed_demo_residents(make_sessionmaker(engine))
+        sessions = make_sessionmaker(engine)
+        added = await seed_demo_residents(sessions)
+        if with_staff:
+            added += await seed_demo_staff(sessions)
+        return added
     finally:
         await engine.dispose()

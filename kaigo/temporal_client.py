@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
 from kaigo.config import Settings
+from kaigo.security.keys import Keyring
+from kaigo.security.payload_codec import EncryptionCodec
 
 
-def data_converter() -> DataConverter:
-    return pydantic_data_converter
+def data_converter(settings: Settings) -> DataConverter:
+    """Pydantic payloads, AES-GCM encrypted; failure messages and stack traces are encrypted too."""
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec(Keyring.parse(settings.payload_keys, name="PAYLOAD_KEYS")),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 async def connect(settings: Settings, *, lazy: bool = False) -> Client:
@@ -18,6 +27,6 @@ async def connect(settings: Settings, *, lazy: bool = False) -> Client:
     return await Client.connect(
         settings.require_temporal_address(),
         namespace=settings.temporal_namespace,
-        data_converter=data_converter(),
+        data_converter=data_converter(settings),
         lazy=lazy,
     )

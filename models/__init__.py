@@ -3,6 +3,6 @@
 Importing this package registers every table on SQLModel.metadata (alembic and tests rely on that).
 """
 
-from models import registry
+from models import registry, security, task
 
-__all__ = ["registry"]
+__all__ = ["registry", "security", "task"]

@@ -16,6 +16,7 @@ from sqlmodel import Field, SQLModel
 from models.common import today_in_japan, utcnow
 from models.japanese_text import check_plain_text, normalize_kana_name, normalize_postal_code
 from rules.insured_status import InsuredCategory, age_attained_on, category_on
+from rules.mynumber import my_number_problem
 
 AtenaNo = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,15}$")]
 InsuredNo = Annotated[str, StringConstraints(pattern=r"^[0-9]{10}$")]
@@ -24,6 +25,16 @@ Name = Annotated[str, StringConstraints(max_length=60), AfterValidator(check_pla
 Address = Annotated[str, StringConstraints(max_length=200), AfterValidator(check_plain_text)]
 AddressExtra = Annotated[str, StringConstraints(max_length=100), AfterValidator(check_plain_text)]
 PostalCode = Annotated[str, AfterValidator(normalize_postal_code)]
+
+
+def _check_my_number(value: str) -> str:
+    problem = my_number_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+MyNumber = Annotated[str, StringConstraints(max_length=32), AfterValidator(_check_my_number)]
 
 
 class Sex(StrEnum):
@@ -72,6 +83,11 @@ class Person(SQLModel, table=True):
         sa.CheckConstraint("atena_no ~ '^[0-9]{1,15}$'", name="atena_no_digits"),
         sa.CheckConstraint("postal_code ~ '^[0-9]{7}$'", name="postal_code_digits"),
         sa.CheckConstraint("(removed_on IS NULL) = (removal_reason IS NULL)", name="removal_complete"),
+        sa.CheckConstraint(
+            "(mynumber_ciphertext IS NULL) = (mynumber_index IS NULL)", name="mynumber_sealed_and_indexed"
+        ),
+        # One person per 個人番号 (seed III-3 リスク1): a second link to the same number fails here.
+        sa.UniqueConstraint("mynumber_index", name="uq_person_mynumber_index"),
         sa.Index("ix_person_kana_key_prefix", "kana_key", postgresql_ops={"kana_key": "text_pattern_ops"}),
     )
 
@@ -87,6 +103,10 @@ class Person(SQLModel, table=True):
     household_no: str | None = Field(default=None, max_length=15)
     removed_on: date | None = None
     removal_reason: str | None = Field(default=None, sa_type=sa.String(16))
+    # 個人番号: AES-GCM ciphertext + its key id, and an HMAC blind index (UNIQUE: one person per number).
+    mynumber_ciphertext: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    mynumber_key_id: str | None = Field(default=None, max_length=32)
+    mynumber_index: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
 
@@ -159,6 +179,29 @@ class PersonPublic(BaseModel):
     household_no: str | None = Field(description="世帯番号")
     removed_on: date | None = Field(description="除票日 (除票でなければ null)")
     removal_reason: RemovalReason | None = Field(description="除票事由")
+    has_my_number: bool = Field(description="個人番号が登録済みか")
+    my_number: str | None = Field(
+        description="個人番号 (mynumber:read 権限がある場合のみ下4桁を表示。全桁は reveal で取得)"
+    )
+
+
+class MyNumberLink(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    my_number: MyNumber = Field(description="個人番号 (半角数字12桁)")
+
+
+class MyNumberReveal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(min_length=2, max_length=200, strip_whitespace=True)] = Field(
+        description="表示する理由 (操作記録に残ります)"
+    )
+
+
+class MyNumberRevealed(BaseModel):
+    atena_no: str
+    my_number: str
 
 
 class InsuredCreate(BaseModel):

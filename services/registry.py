@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kaigo.errors import ProblemError
-from models.common import Page, utcnow
+from models.common import utcnow
 from models.japanese_text import kana_search_key
 from models.registry import (
     Insured,
@@ -22,10 +22,10 @@ from models.registry import (
     InsuredPublic,
     Person,
     PersonCreate,
-    PersonPublic,
     RemovalReason,
     category_conflict,
 )
+from models.task import Task, TaskState
 
 
 def _like_prefix(value: str) -> str:
@@ -70,6 +70,13 @@ async def get_person(*, session: AsyncSession, atena_no: str) -> Person:
     return person
 
 
+def _assigned_to(login_id: str) -> sa.ColumnElement[bool]:
+    """Persons on an open task assigned to `login_id` (the scope of a contracted surveyor)."""
+    return col(Person.atena_no).in_(
+        select(Task.subject_atena_no).where(Task.assignee == login_id, Task.state == TaskState.OPEN)
+    )
+
+
 async def search_persons(
     *,
     session: AsyncSession,
@@ -77,8 +84,8 @@ async def search_persons(
     household_no: str | None,
     offset: int,
     limit: int,
-    page: int,
-) -> Page[PersonPublic]:
+    assigned_to: str | None = None,
+) -> tuple[list[Person], int]:
     conditions: list[sa.ColumnElement[bool]] = []
     if kana:
         conditions.append(col(Person.kana_key).like(_like_prefix(kana_search_key(kana)), escape="\\"))
@@ -86,6 +93,8 @@ async def search_persons(
         conditions.append(col(Person.household_no) == household_no)
     if not conditions:
         raise ProblemError(422, "search-criteria", "検索条件を1つ以上指定してください", field="kana")
+    if assigned_to is not None:
+        conditions.append(_assigned_to(assigned_to))
     total = (await session.exec(select(sa.func.count()).select_from(Person).where(*conditions))).one()
     rows = await session.exec(
         select(Person)
@@ -94,8 +103,7 @@ async def search_persons(
         .offset(offset)
         .limit(limit)
     )
-    items = [PersonPublic.model_validate(p) for p in rows.all()]
-    return Page[PersonPublic](items=items, total=total, page=page, size=limit)
+    return list(rows.all()), total
 
 
 async def record_removal(
@@ -114,13 +122,13 @@ async def record_removal(
 # --------------------------------------------------------------------------------------------- insured
 
 
-def _insured_public(insured: Insured, person: Person) -> InsuredPublic:
+def insured_public(insured: Insured, person: Person) -> InsuredPublic:
     return InsuredPublic.model_validate(
         {**insured.model_dump(), "name_kanji": person.name_kanji, "name_kana": person.name_kana}
     )
 
 
-async def create_insured(*, session: AsyncSession, data: InsuredCreate) -> InsuredPublic:
+async def create_insured(*, session: AsyncSession, data: InsuredCreate) -> tuple[Insured, Person]:
     person = await get_person(session=session, atena_no=data.atena_no)
     if person.removed_on is not None:
         raise ProblemError(422, "person-removed", "除票された宛名は被保険者にできません", field="atena_no")
@@ -147,10 +155,10 @@ async def create_insured(*, session: AsyncSession, data: InsuredCreate) -> Insur
         raise ProblemError(
             409, "insured-exists", "被保険者番号または宛名が同時に登録されました", field="insured_no"
         ) from exc
-    return _insured_public(insured, person)
+    return insured, person
 
 
-async def get_insured(*, session: AsyncSession, insured_no: str) -> InsuredPublic:
+async def get_insured(*, session: AsyncSession, insured_no: str) -> tuple[Insured, Person]:
     row = (
         await session.exec(
             select(Insured, Person).join(Person).where(Insured.insured_no == insured_no)  # type: ignore[arg-type]
@@ -158,7 +166,8 @@ async def get_insured(*, session: AsyncSession, insured_no: str) -> InsuredPubli
     ).first()
     if row is None:
         raise insured_not_found(insured_no)
-    return _insured_public(*row)
+    insured, person = row
+    return insured, person
 
 
 async def search_insured(
@@ -168,8 +177,8 @@ async def search_insured(
     kana: str | None,
     offset: int,
     limit: int,
-    page: int,
-) -> Page[InsuredPublic]:
+    assigned_to: str | None = None,
+) -> tuple[list[tuple[Insured, Person]], int]:
     conditions: list[sa.ColumnElement[bool]] = []
     if insured_no:
         conditions.append(col(Insured.insured_no).like(_like_prefix(insured_no), escape="\\"))
@@ -177,16 +186,17 @@ async def search_insured(
         conditions.append(col(Person.kana_key).like(_like_prefix(kana_search_key(kana)), escape="\\"))
     if not conditions:
         raise ProblemError(422, "search-criteria", "検索条件を1つ以上指定してください", field="insured_no")
+    if assigned_to is not None:
+        conditions.append(_assigned_to(assigned_to))
     joined = select(Insured, Person).join(Person).where(*conditions)  # type: ignore[arg-type]
     total = (await session.exec(select(sa.func.count()).select_from(joined.subquery()))).one()
     rows = await session.exec(
         joined.order_by(Person.kana_key, Insured.insured_no).offset(offset).limit(limit)
     )
-    items = [_insured_public(insured, person) for insured, person in rows.all()]
-    return Page[InsuredPublic](items=items, total=total, page=page, size=limit)
+    return [(insured, person) for insured, person in rows.all()], total
 
 
-async def record_loss(*, session: AsyncSession, insured_no: str, loss: InsuredLoss) -> InsuredPublic:
+async def record_loss(*, session: AsyncSession, insured_no: str, loss: InsuredLoss) -> tuple[Insured, Person]:
     insured = await session.get(Insured, insured_no)
     if insured is None:
         raise insured_not_found(insured_no)
@@ -200,4 +210,4 @@ async def record_loss(*, session: AsyncSession, insured_no: str, loss: InsuredLo
     session.add(insured)
     await session.flush()
     person = await get_person(session=session, atena_no=insured.atena_no)
-    return _insured_public(insured, person)
+    return insured, person

@@ -13,10 +13,12 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import timedelta
 
 import httpx
 import psycopg
 import pytest
+from fastapi import FastAPI
 from psycopg import sql
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -31,8 +33,16 @@ from api.main import create_app
 from kaigo import embedded, migrate, search_attributes, temporal_client
 from kaigo.config import Settings
 from kaigo.db import make_engine, make_sessionmaker
+from kaigo.security.field_crypto import FieldCipher
+from kaigo.security.passwords import hash_password
+from kaigo.security.tokens import issue_token
+from kaigo.seed import DEMO_STAFF
+from models.security import Staff
 
 INTEGRATION_FIXTURES = {"postgres_server_url", "time_skipping_env", "dev_server_env"}
+TEST_SETTINGS = Settings(_env_file=None, kaigo_env="test")  # type: ignore[call-arg]
+# Append-only by design (a trigger refuses TRUNCATE); tests assert on their own rows instead.
+KEEP_BETWEEN_TESTS = {"audit_event"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -99,7 +109,9 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 async def sessions(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """Session factory on the test database; every table is emptied after the test."""
     yield make_sessionmaker(engine)
-    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    tables = ", ".join(
+        f'"{t.name}"' for t in SQLModel.metadata.sorted_tables if t.name not in KEEP_BETWEEN_TESTS
+    )
     async with engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
@@ -111,7 +123,7 @@ async def sessions(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[Asyn
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(embedded.venv_bin("temporal-test-server")),
-        data_converter=temporal_client.data_converter(),
+        data_converter=temporal_client.data_converter(TEST_SETTINGS),
     )
     yield env
     await env.shutdown()
@@ -121,7 +133,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
 async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(embedded.venv_bin("temporal")),
-        data_converter=temporal_client.data_converter(),
+        data_converter=temporal_client.data_converter(TEST_SETTINGS),
         search_attributes=search_attributes.ALL_KEYS,
         dev_server_log_level="error",
     )
@@ -134,12 +146,12 @@ async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str, dev_server_env: WorkflowEnvironment) -> Settings:
-    return Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        kaigo_env="test",
-        database_url=database_url,
-        temporal_address=dev_server_env.client.service_client.config.target_host,
-        temporal_task_queue=f"kaigo-test-{uuid.uuid4().hex[:8]}",
+    return TEST_SETTINGS.model_copy(
+        update={
+            "database_url": database_url,
+            "temporal_address": dev_server_env.client.service_client.config.target_host,
+            "temporal_task_queue": f"kaigo-test-{uuid.uuid4().hex[:8]}",
+        }
     )
 
 
@@ -150,19 +162,79 @@ def resources(
     sessions: async_sessionmaker[AsyncSession],
     dev_server_env: WorkflowEnvironment,
 ) -> Resources:
-    return Resources(settings=settings, engine=engine, sessions=sessions, temporal=dev_server_env.client)
+    return Resources(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        temporal=dev_server_env.client,
+        cipher=FieldCipher.from_settings(settings),
+    )
 
 
 @pytest.fixture
-async def api(resources: Resources) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client for the real app (in-process ASGI) on the test database and the dev server."""
-    app = create_app(resources=resources)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://kaigo.test"
-    ) as client:
+def app(resources: Resources) -> FastAPI:
+    return create_app(resources=resources)
+
+
+def _client(app: FastAPI, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=("192.0.2.10", 50000)),
+        base_url="http://kaigo.test",
+        headers=headers,
+    )
+
+
+@pytest.fixture
+async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An anonymous HTTP client for the real app (in-process ASGI) on the test database and dev server."""
+    async with _client(app) as client:
         yield client
 
 
 @pytest.fixture
 def temporal(dev_server_env: WorkflowEnvironment) -> Client:
     return dev_server_env.client
+
+
+# ---------------------------------------------------------------------------------------- staff/tokens
+
+
+@pytest.fixture(scope="session")
+def demo_password_hash() -> str:
+    return hash_password("test-password-2026")  # argon2 is slow on purpose: hash once per run
+
+
+@pytest.fixture
+async def staff_tokens(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, demo_password_hash: str
+) -> dict[str, str]:
+    """The demo accounts (intake, surveyor, contractor, board, …), each with a bearer token."""
+    tokens: dict[str, str] = {}
+    async with sessions() as session, session.begin():
+        for login_id, name, role, organization in DEMO_STAFF:
+            session.add(
+                Staff(
+                    login_id=login_id,
+                    display_name=name,
+                    password_hash=demo_password_hash,
+                    roles=[role],
+                    organization=organization,
+                )
+            )
+            tokens[login_id], _ = issue_token(
+                secret=settings.secret_key, login_id=login_id, version=0, lifetime=timedelta(minutes=5)
+            )
+    return tokens
+
+
+@pytest.fixture
+def as_staff(app: FastAPI, staff_tokens: dict[str, str]) -> Iterator[Callable[[str], httpx.AsyncClient]]:
+    """`as_staff("intake").get(...)`: an API client carrying that account's bearer token."""
+    clients: list[httpx.AsyncClient] = []
+
+    def client_for(login_id: str) -> httpx.AsyncClient:
+        client = _client(app, {"Authorization": f"Bearer {staff_tokens[login_id]}"})
+        clients.append(client)
+        return client
+
+    yield client_for

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import httpx
 from temporalio.client import Client
@@ -31,7 +32,9 @@ def _client_for(resources: Resources) -> httpx.AsyncClient:
 
 async def test_readyz_names_temporal_when_it_is_down(resources: Resources) -> None:
     # A real client to a port where nothing listens.
-    down = await Client.connect("127.0.0.1:1", lazy=True, data_converter=temporal_client.data_converter())
+    down = await Client.connect(
+        "127.0.0.1:1", lazy=True, data_converter=temporal_client.data_converter(resources.settings)
+    )
     async with _client_for(dataclasses.replace(resources, temporal=down)) as client:
         response = await client.get("/readyz")
     assert response.status_code == 503
@@ -70,8 +73,10 @@ async def test_errors_carry_the_request_id_and_problem_type(api: httpx.AsyncClie
     assert body["title"] == "見つかりません"
 
 
-async def test_malformed_json_is_a_japanese_422(api: httpx.AsyncClient) -> None:
-    response = await api.post("/persons", content=b"{not json", headers={"content-type": "application/json"})
+async def test_malformed_json_is_a_japanese_422(as_staff: Callable[[str], httpx.AsyncClient]) -> None:
+    response = await as_staff("admin").post(
+        "/staff", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 422
     assert response.json()["errors"][0]["message"] == "JSON の形式が正しくありません"
 

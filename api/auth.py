@@ -1,0 +1,229 @@
+"""Authentication (who is calling), authorisation (may they), and the per-request audit trail.
+
+Every non-public route depends on `require(<permission>)`. A refused request is audited in a transaction
+of its own (the request's own transaction is rolled back); an allowed request's audit entries are written
+in the request's transaction, just before it commits (api/deps.py `get_session`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import select
+
+from api.deps import ResourcesDep
+from api.request_context import current_client_addr, current_request_id
+from kaigo.errors import ProblemError
+from kaigo.security import audit
+from kaigo.security.audit import AuditEntry, Outcome
+from kaigo.security.permissions import ROLE_PERMISSIONS, SCOPED_ROLES, Permission, Role, permissions_for
+from kaigo.security.tokens import InvalidToken, TokenClaims, decode_token
+from models.security import RevokedToken, Staff
+from models.task import Task, TaskState
+
+# Also accepted from this cookie on /codec (the Temporal UI sends cookies, not our bearer token).
+CODEC_COOKIE = "kaigo_codec_token"
+
+_oauth2 = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+
+
+@dataclass(frozen=True)
+class Principal:
+    login_id: str
+    roles: frozenset[Role]
+    token: TokenClaims
+
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        return permissions_for(self.roles)
+
+    @property
+    def roles_label(self) -> str:
+        return ",".join(sorted(self.roles))
+
+    def has(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+    def scoped_for(self, permission: Permission) -> bool:
+        """True when only scoped roles (contracted surveyors) grant `permission`: access is per assignment."""
+        return not any(permission in ROLE_PERMISSIONS[r] for r in self.roles if r not in SCOPED_ROLES)
+
+
+@dataclass
+class AuditTrail:
+    """Entries recorded while handling one request; written by the session dependency before commit."""
+
+    request: Request
+    principal: Principal | None = None
+    pending: list[AuditEntry] = field(default_factory=list)
+
+    def record(
+        self,
+        action: str,
+        *,
+        subject: str | None = None,
+        resource: str | None = None,
+        outcome: Outcome = "success",
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        self.pending.append(
+            self.entry(action, subject=subject, resource=resource, outcome=outcome, detail=detail)
+        )
+
+    def entry(
+        self,
+        action: str,
+        *,
+        subject: str | None = None,
+        resource: str | None = None,
+        outcome: Outcome = "success",
+        detail: dict[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> AuditEntry:
+        return AuditEntry(
+            actor=actor or (self.principal.login_id if self.principal else "anonymous"),
+            roles=self.principal.roles_label if self.principal else "",
+            action=action,
+            outcome=outcome,
+            resource=resource or f"{self.request.method} {self.request.url.path}",
+            subject_atena_no=subject,
+            request_id=current_request_id(),
+            client_addr=current_client_addr(),
+            detail=detail or {},
+        )
+
+
+def get_audit(request: Request) -> AuditTrail:
+    trail = getattr(request.state, "audit", None)
+    if trail is None:
+        trail = request.state.audit = AuditTrail(request)
+    return trail
+
+
+AuditDep = Annotated[AuditTrail, Depends(get_audit)]
+
+
+async def write_now(resources: ResourcesDep, entry: AuditEntry) -> None:
+    """Audit in a transaction of its own (for refusals, whose request transaction is rolled back)."""
+    async with resources.sessions() as session, session.begin():
+        await audit.append(session, [entry])
+
+
+def _unauthenticated(reason: str) -> ProblemError:
+    return ProblemError(
+        401,
+        "unauthenticated",
+        "ログインが必要です。再度ログインしてください"
+        if reason != "expired"
+        else "ログインの有効期限が切れました",
+        headers={"WWW-Authenticate": "Bearer"},
+        extra={"reason": reason},
+    )
+
+
+async def current_principal(
+    request: Request,
+    resources: ResourcesDep,
+    trail: AuditDep,
+    bearer: Annotated[str | None, Depends(_oauth2)],
+) -> Principal:
+    token = bearer or (request.cookies.get(CODEC_COOKIE) if request.url.path.startswith("/codec") else None)
+    reason, claims, staff = "missing", None, None
+    if token:
+        try:
+            claims = decode_token(token, secret=resources.settings.secret_key)
+        except InvalidToken as exc:
+            reason = str(exc)
+        else:
+            async with resources.sessions() as session:
+                staff = await session.get(Staff, claims.login_id)
+                revoked = await session.get(RevokedToken, claims.token_id)
+            reason = (
+                "unknown account"
+                if staff is None
+                else "account disabled"
+                if not staff.active
+                else "revoked"
+                if revoked is not None or staff.token_version != claims.version
+                else ""
+            )
+    if reason or claims is None or staff is None:
+        actor = claims.login_id if claims else "anonymous"
+        await write_now(
+            resources, trail.entry("auth.token", outcome="denied", detail={"reason": reason}, actor=actor)
+        )
+        raise _unauthenticated(reason)
+    principal = Principal(staff.login_id, frozenset(Role(r) for r in staff.roles), claims)
+    trail.principal = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+class Require:
+    """Route dependency: the caller holds `permission`. Introspected to build the README route table."""
+
+    def __init__(self, permission: Permission) -> None:
+        self.permission = permission
+
+    async def __call__(self, principal: PrincipalDep, resources: ResourcesDep, trail: AuditDep) -> Principal:
+        if not principal.has(self.permission):
+            await deny(resources, trail, f"権限がありません ({self.permission})", permission=self.permission)
+        return principal
+
+
+async def deny(
+    resources: ResourcesDep,
+    trail: AuditTrail,
+    detail: str,
+    *,
+    permission: Permission,
+    subject: str | None = None,
+) -> None:
+    """Audit a refusal in its own transaction, then raise 403."""
+    await write_now(
+        resources,
+        trail.entry(
+            "access.denied", outcome="denied", subject=subject, detail={"permission": str(permission)}
+        ),
+    )
+    raise ProblemError(403, "forbidden", detail, extra={"permission": str(permission)})
+
+
+def require(permission: Permission) -> Any:
+    return Depends(Require(permission))
+
+
+async def check_subject_access(
+    *,
+    principal: Principal,
+    permission: Permission,
+    atena_no: str,
+    resources: ResourcesDep,
+    trail: AuditTrail,
+) -> None:
+    """Record-level check: scoped roles see only persons on a case assigned to them (open task)."""
+    if not principal.scoped_for(permission):
+        return
+    async with resources.sessions() as session:
+        assigned = (
+            await session.exec(
+                select(Task.id).where(
+                    Task.subject_atena_no == atena_no,
+                    Task.assignee == principal.login_id,
+                    Task.state == TaskState.OPEN,
+                )
+            )
+        ).first()
+    if assigned is None:
+        await deny(
+            resources,
+            trail,
+            "担当していないケースの情報は参照できません",
+            permission=permission,
+            subject=atena_no,
+        )

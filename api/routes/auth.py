@@ -1,0 +1,125 @@
+"""Staff login (OAuth2 password flow), logout, and the current account."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from api.auth import CODEC_COOKIE, AuditDep, Principal, PrincipalDep, require, write_now
+from api.deps import ResourcesDep, SessionDep
+from api.request_context import current_client_addr
+from kaigo.errors import ProblemError
+from kaigo.security.permissions import ROLE_LABELS, Permission
+from kaigo.security.tokens import issue_token
+from models.security import RevokedToken, StaffPublic, TokenResponse
+from services import staff as staff_service
+
+router = APIRouter(tags=["auth"])
+
+_BAD_LOGIN = "ログインIDまたはパスワードが正しくありません"
+
+
+@router.post("/auth/token", summary="ログインしてアクセストークンを得る (OAuth2 password flow)")
+async def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    resources: ResourcesDep,
+    audit: AuditDep,
+) -> TokenResponse:
+    settings = resources.settings
+    login_id = form.username.strip()[:64]
+    retry_after = await staff_service.login_retry_after(
+        session=session,
+        login_id=login_id,
+        client_addr=current_client_addr(),
+        window=timedelta(minutes=settings.login_failure_window_minutes),
+        max_per_account=settings.login_max_failures_per_account,
+        max_per_client=settings.login_max_failures_per_client,
+    )
+    if retry_after is not None:
+        await write_now(
+            resources, audit.entry(staff_service.LOGIN_ACTION, outcome="throttled", actor=login_id)
+        )
+        raise ProblemError(
+            429,
+            "login-throttled",
+            f"ログインの失敗が続いたため一時的に制限しています。{retry_after}秒後に再度お試しください",
+            headers={"Retry-After": str(retry_after)},
+        )
+    staff = await staff_service.check_password(session=session, login_id=login_id, password=form.password)
+    if staff is None:
+        await write_now(resources, audit.entry(staff_service.LOGIN_ACTION, outcome="failure", actor=login_id))
+        raise ProblemError(401, "bad-credentials", _BAD_LOGIN, headers={"WWW-Authenticate": "Bearer"})
+    lifetime = timedelta(minutes=settings.access_token_minutes)
+    token, _ = issue_token(
+        secret=settings.secret_key, login_id=staff.login_id, version=staff.token_version, lifetime=lifetime
+    )
+    audit.pending.append(audit.entry(staff_service.LOGIN_ACTION, actor=staff.login_id))
+    return TokenResponse(access_token=token, expires_in=int(lifetime.total_seconds()))
+
+
+@router.post(
+    "/auth/logout", status_code=status.HTTP_204_NO_CONTENT, summary="ログアウトする (トークンを失効)"
+)
+async def logout(principal: PrincipalDep, session: SessionDep, audit: AuditDep) -> Response:
+    session.add(
+        RevokedToken(
+            token_id=principal.token.token_id,
+            login_id=principal.login_id,
+            expires_at=principal.token.expires_at,
+        )
+    )
+    audit.record("auth.logout")
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    response.delete_cookie(CODEC_COOKIE, path="/codec")
+    return response
+
+
+class Me(StaffPublic):
+    role_labels: list[str]
+    permissions: list[Permission]
+
+
+@router.get("/auth/me", summary="ログイン中の職員と権限")
+async def me(principal: PrincipalDep, session: SessionDep) -> Me:
+    staff = await staff_service.get_staff(session=session, login_id=principal.login_id)
+    return Me(
+        **StaffPublic.model_validate(staff).model_dump(),
+        role_labels=[ROLE_LABELS[r] for r in sorted(principal.roles)],
+        permissions=sorted(principal.permissions),
+    )
+
+
+@router.post(
+    "/auth/codec-session",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Temporal UI の復号用 Cookie を設定する",
+)
+async def codec_session(
+    principal: Annotated[Principal, require(Permission.CODEC_DECODE)],
+    resources: ResourcesDep,
+    audit: AuditDep,
+    session: SessionDep,  # noqa: ARG001  (its transaction writes the audit entry)
+) -> Response:
+    """The Temporal UI calls /codec with cookies, not bearer tokens: hand it this session's token."""
+    token, _ = issue_token(
+        secret=resources.settings.secret_key,
+        login_id=principal.login_id,
+        version=principal.token.version,
+        lifetime=timedelta(minutes=resources.settings.access_token_minutes),
+    )
+    audit.record("codec.session")
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    response.set_cookie(
+        CODEC_COOKIE,
+        token,
+        max_age=resources.settings.access_token_minutes * 60,
+        path="/codec",
+        httponly=True,
+        samesite="lax",
+        secure=not resources.settings.is_dev and resources.settings.kaigo_env != "test",
+    )
+    return response

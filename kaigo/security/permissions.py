@@ -1,0 +1,98 @@
+"""Roles and named permissions per function (事務単位の権限).
+
+Every route declares one permission (api/auth.py `require`); roles are bundles of permissions. The
+README's route table is generated from the routes and checked by tests/api/test_route_permissions.py.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Permission(StrEnum):
+    REGISTRY_READ = "registry:read"  # 宛名・被保険者の参照
+    REGISTRY_WRITE = "registry:write"  # 宛名・被保険者の登録・異動
+    MYNUMBER_READ = "mynumber:read"  # 個人番号の表示・検索 (個人番号利用事務)
+    MYNUMBER_WRITE = "mynumber:write"  # 個人番号の入力・紐付け
+    CASE_READ = "case:read"  # ケース (手続) の参照
+    TASK_WORK = "task:work"  # 自分のタスクの取得・処理
+    TASK_ASSIGN = "task:assign"  # 他の職員へのタスク割当
+    CERTIFICATION_INTAKE = "certification:intake"  # 認定申請の受付・取下げ
+    SURVEY_RECORD = "survey:record"  # 認定調査結果の入力
+    OPINION_RECORD = "opinion:record"  # 主治医意見書の依頼・受領
+    BOARD_DECIDE = "board:decide"  # 介護認定審査会の判定
+    RESTRICTION_MANAGE = "restriction:manage"  # 給付制限
+    NOTICE_ISSUE = "notice:issue"  # 通知書の発行
+    NOTICE_READ = "notice:read"  # 通知書の参照・再印刷
+    NOTICE_EXPORT = "notice:export"  # 印刷委託用の一括出力
+    DISCLOSURE_ISSUE = "disclosure:issue"  # 開示請求への回答作成
+    AUDIT_READ = "audit:read"  # 操作記録の点検
+    CODEC_DECODE = "codec:decode"  # Temporal UI での暗号化ペイロードの復号
+    ADMIN = "admin"  # 職員アカウント・権限の管理
+
+
+class Role(StrEnum):
+    INTAKE = "intake"
+    SURVEYOR = "surveyor"
+    BOARD_MEMBER = "board_member"
+    RESTRICTION = "restriction"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.INTAKE: "認定係",
+    Role.SURVEYOR: "認定調査員",
+    Role.BOARD_MEMBER: "審査会委員",
+    Role.RESTRICTION: "給付制限担当",
+    Role.SUPERVISOR: "監督者",
+    Role.ADMIN: "管理者",
+}
+
+P = Permission
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.INTAKE: frozenset(
+        {
+            P.REGISTRY_READ,
+            P.REGISTRY_WRITE,
+            P.MYNUMBER_READ,
+            P.MYNUMBER_WRITE,
+            P.CASE_READ,
+            P.TASK_WORK,
+            P.CERTIFICATION_INTAKE,
+            P.OPINION_RECORD,
+            P.NOTICE_ISSUE,
+            P.NOTICE_READ,
+        }
+    ),
+    # Surveyors (city staff or contractors, 28条5項) see only the cases assigned to them.
+    Role.SURVEYOR: frozenset({P.REGISTRY_READ, P.CASE_READ, P.TASK_WORK, P.SURVEY_RECORD}),
+    # Board members judge from anonymised case material: no registry access.
+    Role.BOARD_MEMBER: frozenset({P.TASK_WORK, P.BOARD_DECIDE}),
+    Role.RESTRICTION: frozenset(
+        {P.REGISTRY_READ, P.CASE_READ, P.TASK_WORK, P.RESTRICTION_MANAGE, P.NOTICE_ISSUE, P.NOTICE_READ}
+    ),
+    Role.SUPERVISOR: frozenset(
+        {
+            P.REGISTRY_READ,
+            P.MYNUMBER_READ,
+            P.CASE_READ,
+            P.TASK_WORK,
+            P.TASK_ASSIGN,
+            P.NOTICE_READ,
+            P.NOTICE_EXPORT,
+            P.DISCLOSURE_ISSUE,
+            P.AUDIT_READ,
+            P.CODEC_DECODE,
+        }
+    ),
+    # Administrators manage accounts and review the audit trail; they do not read case files.
+    Role.ADMIN: frozenset({P.ADMIN, P.AUDIT_READ, P.CODEC_DECODE}),
+}
+
+# Roles whose access to a person's data is limited to the cases assigned to them.
+SCOPED_ROLES: frozenset[Role] = frozenset({Role.SURVEYOR})
+
+
+def permissions_for(roles: list[Role] | frozenset[Role]) -> frozenset[Permission]:
+    return frozenset().union(*(ROLE_PERMISSIONS[role] for role in roles))

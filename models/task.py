@@ -1,0 +1,49 @@
+"""Human tasks: the read model of work a workflow is waiting on (DESIGN.md, human-task protocol).
+
+Workflows create and close rows through activities; staff claim/assign them through the API with optimistic
+versioning. A task's assignee is also what scopes a contracted surveyor's access to a person's data.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from models.common import utcnow
+
+
+class TaskState(StrEnum):
+    OPEN = "open"  # waiting for someone
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"  # the case ended (取下げ, death, loss of status) or the step was superseded
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "task"
+    __table_args__ = (
+        sa.Index("ix_task_inbox", "state", "candidate_role", "due_at"),
+        sa.Index("ix_task_assignee", "assignee", "state"),
+        sa.Index("ix_task_case", "case_id"),
+        sa.Index("ix_task_subject", "subject_atena_no", "state"),
+        sa.Index("ix_task_insured", "insured_no"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    case_id: str = Field(max_length=64)
+    workflow_id: str = Field(max_length=128)
+    kind: str = Field(max_length=48)
+    candidate_role: str = Field(max_length=16)
+    assignee: str | None = Field(default=None, max_length=32)
+    subject_atena_no: str = Field(max_length=15)
+    insured_no: str = Field(max_length=10)
+    state: str = Field(default=TaskState.OPEN, sa_type=sa.String(16))
+    priority: int = Field(default=50, ge=0, le=100)
+    due_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    version: int = 1
+    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    closed_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    closed_by: str | None = Field(default=None, max_length=32)

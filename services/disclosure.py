@@ -1,0 +1,69 @@
+"""開示請求 (disclosure, DOMAIN.md §7): everything stored about one person, and who accessed it when."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from kaigo.security.field_crypto import FieldCipher
+from models.registry import Insured, InsuredPublic
+from models.security import AuditEvent
+from models.task import Task
+from services import mynumber, registry
+
+
+class AccessRecord(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    outcome: str
+
+
+class TaskRecord(BaseModel):
+    case_id: str
+    kind: str
+    state: str
+    created_at: datetime
+    closed_at: datetime | None
+
+
+class DisclosureReport(BaseModel):
+    generated_at: datetime
+    atena_no: str
+    person: dict[str, object]
+    my_number: str | None  # full number only when the requesting staff may see it, else masked/None
+    insured: InsuredPublic | None
+    tasks: list[TaskRecord]
+    accesses: list[AccessRecord]
+
+
+async def build_report(
+    *, session: AsyncSession, cipher: FieldCipher, atena_no: str, full_my_number: bool, now: datetime
+) -> DisclosureReport:
+    person = await registry.get_person(session=session, atena_no=atena_no)
+    insured = (await session.exec(select(Insured).where(Insured.atena_no == atena_no))).first()
+    tasks = (
+        await session.exec(
+            select(Task).where(Task.subject_atena_no == atena_no).order_by(col(Task.created_at))
+        )
+    ).all()
+    accesses = (
+        await session.exec(
+            select(AuditEvent).where(AuditEvent.subject_atena_no == atena_no).order_by(col(AuditEvent.id))
+        )
+    ).all()
+    number = mynumber.reveal(person, cipher) if full_my_number else mynumber.masked(person, cipher)
+    return DisclosureReport(
+        generated_at=now,
+        atena_no=atena_no,
+        person=person.model_dump(
+            exclude={"kana_key", "mynumber_ciphertext", "mynumber_key_id", "mynumber_index"}
+        ),
+        my_number=number,
+        insured=registry.insured_public(insured, person) if insured else None,
+        tasks=[TaskRecord.model_validate(t, from_attributes=True) for t in tasks],
+        accesses=[AccessRecord.model_validate(a, from_attributes=True) for a in accesses],
+    )
