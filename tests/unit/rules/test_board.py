@@ -99,23 +99,23 @@ def test_seirei_9_no_majority_needs_deliberation(ballot: list[Vote]) -> None:
     assert result.level is None and "再度協議" in result.reason
 
 
-def test_validity_most_common_among_those_for_the_level() -> None:
+def test_seirei_9_validity_most_common_among_those_for_the_level() -> None:
     # Votes for another level do not count towards the validity.
     ballot = votes(("A", C2, 24), ("B", C2, 12), ("C", C2, 12), ("D", C3, 24), ("E", C3, 24))
     assert decide(ballot, CHAIR).validity_months == 12
 
 
-def test_validity_tie_broken_by_the_chair() -> None:
+def test_seirei_9_validity_tie_broken_by_the_chair() -> None:
     ballot = votes(("A", C2, 24), ("B", C2, 12), ("C", C2, 24), ("D", C2, 12), ("E", C3, 6))
     assert decide(ballot, CHAIR).validity_months == 24
 
 
-def test_validity_tie_without_the_chair_takes_the_shortest() -> None:
+def test_seirei_9_validity_tie_without_the_chair_takes_the_shortest() -> None:
     ballot = votes(("A", C3, 6), ("B", C2, 24), ("C", C2, 12), ("D", C2, 36), ("E", C3, 6))
     assert decide(ballot, CHAIR) == BoardDecision(BoardOutcome.DECIDED, C2, 12)
 
 
-def test_not_applicable_has_no_validity() -> None:
+def test_27_9_not_applicable_has_no_validity() -> None:
     na = CareLevel.NOT_APPLICABLE
     result = decide(votes(("A", na, None), ("B", na, None), ("C", CareLevel.SUPPORT_1, 12)), CHAIR)
     assert result == BoardDecision(BoardOutcome.DECIDED, na, None)

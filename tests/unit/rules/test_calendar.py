@@ -69,7 +69,7 @@ def test_minpo_143_rejects_empty_period() -> None:
         deadline_after_months(date(2025, 4, 1), 0)
 
 
-def test_month_end_handles_leap_february() -> None:
+def test_minpo_143_month_end_handles_leap_february() -> None:
     assert month_end(date(2024, 2, 10)) == date(2024, 2, 29)
     assert month_end(date(2025, 2, 10)) == date(2025, 2, 28)
     assert month_end(date(2025, 12, 1)) == date(2025, 12, 31)

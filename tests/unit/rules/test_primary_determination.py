@@ -109,18 +109,19 @@ def test_text2009_split_ignored_outside_32_to_50_minutes() -> None:
     assert expected_primary_level(30, D.M, D.M, Stability.UNSTABLE, 100) == CareLevel.SUPPORT_1
 
 
-def test_dementia_scale_ii_or_above() -> None:
+def test_rouken135_dementia_scale_ii_or_above() -> None:
     assert [r for r in DementiaIndependence if r.is_ii_or_above] == [D.IIA, D.IIB, D.IIIA, D.IIIB, D.IV, D.M]
 
 
-def test_scales_have_the_official_ranks() -> None:
+def test_rouken135_and_102_2_scales_have_the_official_ranks() -> None:
+    # 認知症高齢者の日常生活自立度判定基準 (平成5年老健135号); 障害高齢者の… (平成3年老健102-2号)
     assert [r.value for r in DementiaIndependence] == ["自立", "I", "IIa", "IIb", "IIIa", "IIIb", "IV", "M"]
     assert [r.value for r in PhysicalIndependence] == [
         "自立", "J1", "J2", "A1", "A2", "B1", "B2", "C1", "C2",
     ]  # fmt: skip
 
 
-def test_care_levels_order_labels_and_codes() -> None:
+def test_shorei58_care_levels_order_labels_and_codes() -> None:
     assert [level.rank for level in CareLevel] == list(range(8))
     assert CareLevel.CARE_1.label == "要介護1"
     assert [level.code for level in CareLevel] == ["01", "12", "13", "21", "22", "23", "24", "25"]
