@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
 from typing import Any
 
-from models.survey import SURVEY_SCHEMA_VERSION, list_item_definitions
+from models.physician_opinion import PhysicianOpinion
+from models.survey import SURVEY_SCHEMA_VERSION, SurveyRecord, list_item_definitions
 
 
 def complete_survey_answers(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -55,4 +55,9 @@ def complete_opinion_payload(**fields: Any) -> dict[str, Any]:
     return payload
 
 
-APPLIED_ON = date(2025, 4, 1)
+def complete_survey_record(**fields: Any) -> SurveyRecord:
+    return SurveyRecord.model_validate(complete_survey_payload(**fields))
+
+
+def complete_opinion(**fields: Any) -> PhysicianOpinion:
+    return PhysicianOpinion.model_validate(complete_opinion_payload(**fields))

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from api.errors import FieldError, field_errors
 from models.survey import (
     SURVEY_SCHEMA_VERSION,
     SURVEY_SCHEMAS,
@@ -235,6 +236,15 @@ def test_errors_are_value_errors_the_api_can_translate() -> None:
     assert error["type"] == "value_error"
     assert error["loc"] == ("answers", "2-2")
     assert error["ctx"] == {"error": "基本調査 2-2 (移動): 1〜4 のいずれかで回答してください"}
+
+
+def test_api_reports_the_item_as_the_field() -> None:
+    with pytest.raises(ValidationError) as caught:
+        SurveyRecord.model_validate(_with_answers(i2_2="9", i3_1=None))
+    assert field_errors(list(caught.value.errors())) == [
+        FieldError(field="answers.2-2", message="基本調査 2-2 (移動): 1〜4 のいずれかで回答してください"),
+        FieldError(field="answers.3-1", message="基本調査 3-1 (意思の伝達) が未回答です"),
+    ]
 
 
 def test_notes_for_unknown_items_are_refused() -> None:
