@@ -183,15 +183,17 @@ async def deny(
     *,
     permission: Permission,
     subject: str | None = None,
+    code: str = "forbidden",
 ) -> None:
-    """Audit a refusal in its own transaction, then raise 403."""
-    await write_now(
-        resources,
-        trail.entry(
-            "access.denied", outcome="denied", subject=subject, detail={"permission": str(permission)}
-        ),
+    """Audit a refusal in its own transaction, then raise 403 (`code` tells a role from a scope refusal)."""
+    entry = trail.entry(
+        "access.denied",
+        outcome="denied",
+        subject=subject,
+        detail={"permission": str(permission), "code": code},
     )
-    raise ProblemError(403, "forbidden", detail, extra={"permission": str(permission)})
+    await write_now(resources, entry)
+    raise ProblemError(403, code, detail, extra={"permission": str(permission)})
 
 
 def require(permission: Permission) -> Any:
@@ -226,4 +228,5 @@ async def check_subject_access(
             "担当していないケースの情報は参照できません",
             permission=permission,
             subject=atena_no,
+            code="not-assigned",
         )

@@ -22,6 +22,9 @@ from kaigo.config import Settings, get_settings
 from kaigo.db import make_engine, make_sessionmaker
 from kaigo.security.field_crypto import FieldCipher
 
+# Every router of the API, in the order they are mounted (api/route_table.py reads their routes).
+ROUTERS = tuple(module.router for module in (health, auth, registry, disclosure, staff, audit, codec))
+
 DESCRIPTION = """\
 介護保険課のケース管理 API。要介護認定・給付制限・更新案内の手続を Temporal ワークフローとして実行し、
 職員はこの API (と Web コンソール) でタスクを処理します。エラーはすべて RFC 9457 problem+json で返ります。
@@ -75,6 +78,6 @@ def create_app(settings: Settings | None = None, *, resources: Resources | None 
     )
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
-    for module in (health, auth, registry, disclosure, staff, audit, codec):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     return app

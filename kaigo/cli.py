@@ -178,3 +178,12 @@ def staff_create(
             typer.echo(f"{'.'.join(map(str, error['loc']))}: {error['msg']}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"created {login_id}")
+
+
+@app.command()
+def routes() -> None:
+    """Print the route × permission table (markdown) for the README."""
+    from api.main import ROUTERS
+    from api.route_table import markdown_table
+
+    typer.echo(markdown_table(ROUTERS))
