@@ -148,6 +148,8 @@ def run(settings: Settings, root: Path) -> int:
                     db_file=data_dir / "temporal.db",
                     port=settings.temporal_port,
                     ui_port=settings.temporal_ui_port,
+                    # The UI decrypts payloads through our API (authenticated, audited: api/routes/codec.py).
+                    codec_endpoint=f"http://{settings.api_host}:{settings.api_port}/codec",
                 ),
                 env,
             )

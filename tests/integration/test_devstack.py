@@ -19,6 +19,7 @@ import httpx
 import psutil
 import pytest
 
+from kaigo.seed import demo_password
 from tests.factories import person_payload
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,9 +79,18 @@ def stack(tmp_path: Path, create_database: Callable[[str], str]) -> Iterator[Sta
     yield Stack(env, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ui_port}", tmp_path / "dev.log")
 
 
+def _login(stack: Stack, login_id: str) -> dict[str, str]:
+    response = httpx.post(
+        f"{stack.api}/auth/token", data={"username": login_id, "password": demo_password(login_id)}
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
 def test_make_dev_runs_everything_and_keeps_data_across_a_restart(stack: Stack) -> None:
     process = stack.start()
     try:
+        intake = _login(stack, "intake")  # demo staff are seeded and their credentials printed
         assert httpx.get(f"{stack.api}/readyz").json()["checks"] == {"postgresql": "ok", "temporal": "ok"}
         assert httpx.get(f"{stack.api}/docs").status_code == 200
         # The Temporal UI is served and its API lists kaigo's search attributes.
@@ -88,20 +98,30 @@ def test_make_dev_runs_everything_and_keeps_data_across_a_restart(stack: Stack) 
         assert {"CaseType", "CaseStage", "InsuredNumber", "DueDate", "Office"} <= set(
             attributes["customAttributes"]
         )
+        # The UI decrypts payloads through the API's codec endpoint.
+        ui_settings = httpx.get(f"{stack.ui}/api/v1/settings", timeout=10).json()
+        assert ui_settings["Codec"]["Endpoint"] == f"{stack.api}/codec"
         # Demo residents were seeded.
-        demo = httpx.get(f"{stack.api}/insured/0100000001")
+        demo = httpx.get(f"{stack.api}/insured/0100000001", headers=intake)
         assert demo.status_code == 200 and demo.json()["name_kanji"] == "髙橋 ハナ"
-        created = httpx.post(f"{stack.api}/persons", json=person_payload(name_kanji="再起動 確認"))
+        created = httpx.post(
+            f"{stack.api}/persons", json=person_payload(name_kanji="再起動 確認"), headers=intake
+        )
         assert created.status_code == 201
     finally:
         stack.stop(process)
 
     process = stack.start()
     try:
-        again = httpx.get(f"{stack.api}/persons/{created.json()['atena_no']}")
+        intake = _login(stack, "intake")
+        again = httpx.get(f"{stack.api}/persons/{created.json()['atena_no']}", headers=intake)
         assert again.status_code == 200 and again.json()["name_kanji"] == "再起動 確認"
-        same_demo = httpx.get(f"{stack.api}/insured", params={"insured_no": "01000000"}).json()
+        same_demo = httpx.get(
+            f"{stack.api}/insured", params={"insured_no": "01000000"}, headers=intake
+        ).json()
         assert same_demo["total"] == 5  # seeding is idempotent
     finally:
         stack.stop(process)
-    assert "kaigo-flow is ready" in stack.log.read_text()
+    log = stack.log.read_text()
+    assert "kaigo-flow is ready" in log
+    assert demo_password("supervisor") in log  # the demo credentials are printed

@@ -10,14 +10,25 @@ def test_development_accepts_placeholder_secret() -> None:
     assert Settings(_env_file=None, kaigo_env="development").is_dev  # type: ignore[call-arg]
 
 
-def test_production_refuses_placeholder_secret() -> None:
-    with pytest.raises(ValidationError, match="SECRET_KEY still has its development placeholder"):
-        Settings(_env_file=None, kaigo_env="production")  # type: ignore[call-arg]
+REAL_KEY = "k2026:" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVowMTIzNDU="
+REAL_SECRETS = {
+    "secret_key": "x" * 40,
+    "data_keys": REAL_KEY,
+    "blind_index_key": REAL_KEY,
+    "payload_keys": REAL_KEY,
+}
 
 
-def test_production_starts_with_a_real_secret() -> None:
-    settings = Settings(_env_file=None, kaigo_env="production", secret_key="x" * 40)  # type: ignore[call-arg]
-    assert "x" * 40 not in repr(settings)  # secrets never appear in reprs (and so in logs)
+@pytest.mark.parametrize("placeholder", sorted(REAL_SECRETS))
+def test_production_refuses_each_placeholder_secret(placeholder: str) -> None:
+    others = {k: v for k, v in REAL_SECRETS.items() if k != placeholder}
+    with pytest.raises(ValidationError, match=f"{placeholder.upper()} still has its development placeholder"):
+        Settings(_env_file=None, kaigo_env="production", **others)  # type: ignore[call-arg]
+
+
+def test_production_starts_with_real_secrets_and_never_prints_them() -> None:
+    settings = Settings(_env_file=None, kaigo_env="production", **REAL_SECRETS)  # type: ignore[call-arg]
+    assert "x" * 40 not in repr(settings) and REAL_KEY not in repr(settings)
 
 
 @pytest.mark.parametrize("url", ["postgresql://u@h/db", "postgres://u@h/db", "postgresql+psycopg://u@h/db"])

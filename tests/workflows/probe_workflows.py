@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import TypedSearchAttributes
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.registry import InsuredStatus
@@ -61,3 +62,31 @@ class InsuredProbeWorkflow:
             )
         )
         return status
+
+
+class ResidentLetter(BaseModel):
+    """A payload with the kind of personal data a notice workflow carries."""
+
+    insured_no: str
+    name: str
+    my_number: str
+    fail: bool = False
+
+
+@workflow.defn
+class ResidentLetterWorkflow:
+    """Echoes personal data through input, result and (optionally) a failure message."""
+
+    @workflow.run
+    async def run(self, letter: ResidentLetter) -> ResidentLetter:
+        workflow.upsert_search_attributes(
+            TypedSearchAttributes(
+                [
+                    search_attributes.CASE_TYPE.value_set("probe"),
+                    search_attributes.INSURED_NUMBER.value_set(letter.insured_no),
+                ]
+            )
+        )
+        if letter.fail:
+            raise ApplicationError(f"{letter.name} さんへの通知に失敗しました", non_retryable=True)
+        return letter
