@@ -9,31 +9,59 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import structlog
 from temporalio.client import Client
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.worker import Worker
 
+from activities.cases import CaseActivities
+from activities.notices import NoticeActivities
 from activities.registry import RegistryActivities
 from kaigo import temporal_client
 from kaigo.config import Settings, get_settings
 from kaigo.db import make_engine, make_sessionmaker
 from kaigo.logs import configure_logging
 from kaigo.search_attributes import ensure_search_attributes
+from workflows.certification import CertificationWorkflow
 
 log = structlog.get_logger("kaigo.worker")
 
 HEARTBEAT_INTERVAL_S = 15.0
 
 
-def build_worker(client: Client, settings: Settings, registry: RegistryActivities) -> Worker:
+def activities_for(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> list[Callable[..., Any]]:
+    registry, cases, notices = RegistryActivities(sessions), CaseActivities(sessions), NoticeActivities(sessions, settings)
+    return [
+        registry.get_insured_status,
+        cases.open_task,
+        cases.close_task,
+        cases.record_case_event,
+        cases.update_application,
+        cases.save_certification,
+        cases.allocate_board_meeting,
+        cases.record_board_vote,
+        notices.issue_notice,
+    ]
+
+
+WORKFLOWS = [CertificationWorkflow]
+
+
+def build_worker(client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Worker:
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[],
-        activities=[registry.get_insured_status],
+        workflows=WORKFLOWS,
+        activities=activities_for(settings, sessions),
+        # Rendering PDFs is CPU work: sync activities run on threads, never on the event loop.
+        activity_executor=ThreadPoolExecutor(max_workers=4),
         graceful_shutdown_timeout=timedelta(seconds=30),
     )
 
@@ -42,7 +70,7 @@ async def run(settings: Settings) -> None:
     client = await temporal_client.connect(settings)
     await ensure_search_attributes(client, settings.temporal_namespace)
     engine = make_engine(settings.require_database_url())
-    worker = build_worker(client, settings, RegistryActivities(make_sessionmaker(engine)))
+    worker = build_worker(client, settings, make_sessionmaker(engine))
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -16,14 +16,41 @@ from fastapi.routing import APIRoute
 from api.deps import Resources
 from api.errors import install_error_handlers
 from api.request_context import RequestContextMiddleware
-from api.routes import audit, auth, codec, disclosure, health, registry, staff
+from api.routes import (
+    audit,
+    auth,
+    board,
+    cases,
+    certification,
+    codec,
+    disclosure,
+    health,
+    registry,
+    staff,
+    tasks,
+)
 from kaigo import temporal_client
 from kaigo.config import Settings, get_settings
 from kaigo.db import make_engine, make_sessionmaker
 from kaigo.security.field_crypto import FieldCipher
 
 # Every router of the API, in the order they are mounted (api/route_table.py reads their routes).
-ROUTERS = tuple(module.router for module in (health, auth, registry, disclosure, staff, audit, codec))
+ROUTERS = tuple(
+    module.router
+    for module in (
+        health,
+        auth,
+        registry,
+        disclosure,
+        certification,
+        tasks,
+        cases,
+        board,
+        staff,
+        audit,
+        codec,
+    )
+)
 
 DESCRIPTION = """\
 介護保険課のケース管理 API。要介護認定・給付制限・更新案内の手続を Temporal ワークフローとして実行し、

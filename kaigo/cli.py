@@ -181,9 +181,18 @@ def staff_create(
 
 
 @app.command()
-def routes() -> None:
-    """Print the route × permission table (markdown) for the README."""
+def routes(
+    write_readme: Annotated[bool, typer.Option("--write-readme", help="replace the table in README.md")] = False,
+) -> None:
+    """Print the route × permission table (markdown), or write it into the README."""
     from api.main import ROUTERS
     from api.route_table import markdown_table
 
-    typer.echo(markdown_table(ROUTERS))
+    table = markdown_table(ROUTERS)
+    if not write_readme:
+        typer.echo(table)
+        return
+    readme = _ROOT / "README.md"
+    head, rest = readme.read_text().split("<!-- routes:start -->\n", 1)
+    _, tail = rest.split("<!-- routes:end -->", 1)
+    readme.write_text(f"{head}<!-- routes:start -->\n{table}\n<!-- routes:end -->{tail}")

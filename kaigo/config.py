@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kaigo.policy import Policy
+
 Environment = Literal["development", "test", "production"]
 
 # Development defaults for secrets. They are public (they are in this file), so anything but a
@@ -68,6 +70,8 @@ class Settings(BaseSettings):
     retention_years: int = Field(default=5, ge=1, le=150)  # 除票 persons and closed records are purged after
 
     office_code: str = Field(default="honcho", pattern=r"^[a-z0-9-]{1,32}$")
+    insurer_no: str = Field(default="012047", pattern=r"^[0-9]{6}$")  # 保険者番号 (旭川市)
+    certification_policy: Policy = Field(default_factory=Policy)  # JSON, e.g. {"opinion_due_days": 10}
 
     # Printed on every notice (通知書): the issuing city, its mayor, the desk to contact, and the prefecture's
     # review board named in the 教示 (appeal instructions).

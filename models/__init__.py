@@ -3,6 +3,6 @@
 Importing this package registers every table on SQLModel.metadata (alembic and tests rely on that).
 """
 
-from models import registry, security, task
+from models import board, case, certification, idempotency, notice, registry, security, task
 
-__all__ = ["registry", "security", "task"]
+__all__ = ["board", "case", "certification", "idempotency", "notice", "registry", "security", "task"]

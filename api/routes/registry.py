@@ -6,6 +6,7 @@ mynumber:read (masked) and in full only through the audited reveal.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
@@ -14,12 +15,14 @@ from api.auth import AuditDep, Principal, check_subject_access, require
 from api.deps import PageDep, ResourcesDep, SessionDep
 from kaigo.errors import ProblemError
 from kaigo.security.permissions import Permission
+from models.certification import EndReason
 from models.common import Page
 from models.registry import (
     Insured,
     InsuredCreate,
     InsuredLoss,
     InsuredPublic,
+    LossReason,
     MyNumberLink,
     MyNumberReveal,
     MyNumberRevealed,
@@ -27,8 +30,9 @@ from models.registry import (
     PersonCreate,
     PersonPublic,
     PersonRemoval,
+    RemovalReason,
 )
-from services import mynumber, registry
+from services import certification, mynumber, registry
 
 router = APIRouter(tags=["registry"])
 
@@ -130,7 +134,33 @@ async def remove_person(
         session=session, atena_no=atena_no, removed_on=data.removed_on, reason=data.removal_reason
     )
     audit.record("person.removal", subject=atena_no, detail={"reason": str(data.removal_reason)})
+    reason = EndReason.DEATH if data.removal_reason is RemovalReason.DEATH else EndReason.LOST_STATUS
+    await _end_cases(session, resources, audit, principal, atena_no, reason, data.removed_on)
     return _person_public(person, principal, resources)
+
+
+async def _end_cases(
+    session: SessionDep,
+    resources: ResourcesDep,
+    audit: AuditDep,
+    principal: Principal,
+    atena_no: str,
+    reason: EndReason,
+    on: date,
+) -> None:
+    """Death or loss of status ends the person's open procedures; no notice is sent afterwards."""
+    ended = await certification.end_open_cases_of(
+        session=session,
+        temporal=resources.temporal,
+        atena_no=atena_no,
+        reason=reason,
+        actor=principal.login_id,
+        on=on,
+    )
+    for application_id in ended:
+        audit.record(
+            "certification.end", subject=atena_no, detail={"application_id": application_id, "reason": reason}
+        )
 
 
 # ---------------------------------------------------------------------------------------------- 個人番号
@@ -248,7 +278,14 @@ async def get_insured(
 
 @router.post("/insured/{insured_no}/loss", summary="被保険者の資格喪失を登録する")
 async def record_loss(
-    insured_no: InsuredNoPath, data: InsuredLoss, _: RegistryWriter, session: SessionDep, audit: AuditDep
+    insured_no: InsuredNoPath,
+    data: InsuredLoss,
+    principal: RegistryWriter,
+    session: SessionDep,
+    resources: ResourcesDep,
+    audit: AuditDep,
 ) -> InsuredPublic:
     insured, person = await registry.record_loss(session=session, insured_no=insured_no, loss=data)
+    reason = EndReason.DEATH if data.loss_reason is LossReason.DEATH else EndReason.LOST_STATUS
+    await _end_cases(session, resources, audit, principal, person.atena_no, reason, data.lost_on)
     return _insured_with_audit(audit, "insured.loss", insured, person)

@@ -21,6 +21,7 @@ class Permission(StrEnum):
     SURVEY_RECORD = "survey:record"  # 認定調査結果の入力
     OPINION_RECORD = "opinion:record"  # 主治医意見書の依頼・受領
     BOARD_DECIDE = "board:decide"  # 介護認定審査会の判定
+    BOARD_MANAGE = "board:manage"  # 審査会事務局: 合議体・開催日・割当
     RESTRICTION_MANAGE = "restriction:manage"  # 給付制限
     NOTICE_ISSUE = "notice:issue"  # 通知書の発行
     NOTICE_READ = "notice:read"  # 通知書の参照・再印刷
@@ -61,6 +62,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.TASK_WORK,
             P.CERTIFICATION_INTAKE,
             P.OPINION_RECORD,
+            P.BOARD_MANAGE,
             P.NOTICE_ISSUE,
             P.NOTICE_READ,
         }
@@ -79,6 +81,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CASE_READ,
             P.TASK_WORK,
             P.TASK_ASSIGN,
+            P.BOARD_MANAGE,
             P.NOTICE_READ,
             P.NOTICE_EXPORT,
             P.DISCLOSURE_ISSUE,

@@ -25,7 +25,14 @@ from models.security import AuditEvent
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 RULES = route_rules(ROUTERS)
-SAMPLE_PATH_VALUES = {"atena_no": "100000000001", "insured_no": "0100000001", "login_id": "intake"}
+SAMPLE_PATH_VALUES = {
+    "atena_no": "100000000001",
+    "insured_no": "0100000001",
+    "login_id": "intake",
+    "application_id": "0" * 32,
+    "task_id": "00000000-0000-0000-0000-000000000000",
+    "case_id": "certification-" + "0" * 32,
+}
 
 
 def _url(rule: RouteRule) -> str:

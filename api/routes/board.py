@@ -1,0 +1,198 @@
+"""介護認定審査会: panels and meetings (secretariat); recusals and anonymised case files (members)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Path, status
+from pydantic import BaseModel
+from sqlmodel import col, select
+from temporalio.client import WorkflowUpdateFailedError
+
+from api.auth import AuditDep, Principal, require
+from api.deps import ResourcesDep, SessionDep
+from kaigo.errors import ProblemError
+from kaigo.security.permissions import Permission, Role
+from models.board import (
+    BoardAllocation,
+    BoardMeeting,
+    BoardPanel,
+    BoardPanelMember,
+    BoardRecusal,
+    MeetingCreate,
+    MeetingPublic,
+    PanelCreate,
+    PanelMemberIn,
+    PanelPublic,
+    PanelRole,
+    RecusalCreate,
+)
+from models.certification import CertificationApplication
+from models.security import Staff
+from models.task import Task
+from models.task_kinds import TaskKind
+from models.workflow_io import Recuse
+from rules.board import MIN_PANEL_SIZE
+
+router = APIRouter(prefix="/board", tags=["board"])
+
+Secretariat = Annotated[Principal, require(Permission.BOARD_MANAGE)]
+Member = Annotated[Principal, require(Permission.BOARD_DECIDE)]
+
+
+@router.post("/panels", status_code=status.HTTP_201_CREATED, summary="合議体を設置する (委員と合議体長)")
+async def create_panel(
+    data: PanelCreate, _: Secretariat, session: SessionDep, audit: AuditDep
+) -> PanelPublic:
+    chairs = [m for m in data.members if m.role is PanelRole.CHAIR]
+    if len(chairs) != 1:
+        raise ProblemError(422, "panel-chair", "合議体長を1人指定してください", field="members")
+    if len({m.login_id for m in data.members}) != len(data.members) or len(data.members) < MIN_PANEL_SIZE:
+        raise ProblemError(
+            422, "panel-members", f"委員は重複なく{MIN_PANEL_SIZE}人以上にしてください", field="members"
+        )
+    for member in data.members:
+        staff = await session.get(Staff, member.login_id)
+        if staff is None or not staff.active or Role.BOARD_MEMBER not in staff.roles:
+            raise ProblemError(
+                422,
+                "panel-member-role",
+                f"{member.login_id} さんは審査会委員のアカウントではありません",
+                field="members",
+            )
+    panel = BoardPanel(name=data.name)
+    session.add(panel)
+    try:
+        await session.flush()
+    except sa.exc.IntegrityError as exc:
+        raise ProblemError(409, "panel-exists", f"合議体「{data.name}」は既にあります", field="name") from exc
+    for member in data.members:
+        session.add(BoardPanelMember(panel_id=panel.id, **member.model_dump()))  # type: ignore[arg-type]
+    audit.record("board.panel.create", detail={"panel": data.name})
+    return PanelPublic(id=panel.id, name=panel.name, members=data.members)  # type: ignore[arg-type]
+
+
+@router.get("/panels", summary="合議体の一覧")
+async def list_panels(_: Secretariat, session: SessionDep) -> list[PanelPublic]:
+    panels = (await session.exec(select(BoardPanel).order_by(col(BoardPanel.id)))).all()
+    members = (await session.exec(select(BoardPanelMember))).all()
+    return [
+        PanelPublic(
+            id=p.id,  # type: ignore[arg-type]
+            name=p.name,
+            members=[
+                PanelMemberIn.model_validate(m, from_attributes=True) for m in members if m.panel_id == p.id
+            ],
+        )
+        for p in panels
+    ]
+
+
+@router.post("/meetings", status_code=status.HTTP_201_CREATED, summary="審査会の開催日を登録する")
+async def create_meeting(
+    data: MeetingCreate, _: Secretariat, session: SessionDep, audit: AuditDep
+) -> MeetingPublic:
+    if await session.get(BoardPanel, data.panel_id) is None:
+        raise ProblemError(404, "panel-not-found", f"合議体 {data.panel_id} はありません", field="panel_id")
+    if data.simplified_capacity > data.capacity:
+        raise ProblemError(
+            422, "capacity", "簡素化対象の件数は全体の件数以下にしてください", field="simplified_capacity"
+        )
+    meeting = BoardMeeting(**data.model_dump())
+    session.add(meeting)
+    await session.flush()
+    audit.record(
+        "board.meeting.create", detail={"meeting_id": meeting.id, "held_on": data.held_on.isoformat()}
+    )
+    return MeetingPublic.model_validate(meeting)
+
+
+@router.get("/meetings", summary="審査会の開催予定と割当件数")
+async def list_meetings(_: Secretariat, session: SessionDep) -> list[MeetingPublic]:
+    counts = dict(
+        (
+            await session.exec(
+                select(BoardAllocation.meeting_id, sa.func.count()).group_by(col(BoardAllocation.meeting_id))
+            )
+        ).all()
+    )
+    meetings = (await session.exec(select(BoardMeeting).order_by(col(BoardMeeting.held_on)))).all()
+    return [
+        MeetingPublic.model_validate({**m.model_dump(), "allocated": counts.get(m.id, 0)}) for m in meetings
+    ]
+
+
+@router.post("/recusals", status_code=status.HTTP_201_CREATED, summary="審査会委員が回避を申し出る")
+async def declare_recusal(
+    data: RecusalCreate, principal: Member, session: SessionDep, resources: ResourcesDep, audit: AuditDep
+) -> dict[str, str]:
+    application = await session.get(CertificationApplication, data.application_id)
+    if application is None:
+        raise ProblemError(404, "application-not-found", "申請がありません", field="application_id")
+    session.add(
+        BoardRecusal(application_id=data.application_id, login_id=principal.login_id, reason=data.reason)
+    )
+    try:
+        await session.flush()
+    except sa.exc.IntegrityError as exc:
+        raise ProblemError(409, "recused", "この申請については既に回避を申し出ています") from exc
+    handle = resources.temporal.get_workflow_handle(application.workflow_id)
+    try:  # already on a meeting's agenda: the workflow withdraws the member's vote task
+        await handle.execute_update(
+            "recuse_member", Recuse(member=principal.login_id, actor=principal.login_id)
+        )
+    except WorkflowUpdateFailedError as exc:
+        raise ProblemError(422, "recusal-refused", str(exc.cause) if exc.cause else "回避できません") from exc
+    audit.record("board.recusal", detail={"application_id": data.application_id})
+    return {"application_id": data.application_id, "login_id": principal.login_id}
+
+
+class BoardCaseFile(BaseModel):
+    """審査会資料: what the board judges from. Anonymised — no name, address, birth date or 個人番号."""
+
+    application_id: str
+    kind: str
+    category: str
+    age_group: str
+    previous_level: str | None
+    primary_result: dict[str, Any] | None
+    survey: dict[str, Any] | None
+    opinion: dict[str, Any] | None
+
+
+@router.get("/cases/{application_id}", summary="審査会資料 (匿名化; 担当委員のみ)")
+async def case_file(
+    application_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
+    principal: Member,
+    session: SessionDep,
+    audit: AuditDep,
+) -> BoardCaseFile:
+    application = await session.get(CertificationApplication, application_id)
+    seated = (
+        await session.exec(
+            select(Task.id).where(
+                Task.case_id == f"certification-{application_id}",
+                Task.assignee == principal.login_id,
+                col(Task.kind).in_([TaskKind.BOARD_VOTE, TaskKind.BOARD_CLOSE]),
+            )
+        )
+    ).first()
+    if application is None or seated is None:
+        raise ProblemError(404, "case-not-found", "担当する審査案件ではありません", field="application_id")
+    survey = dict(application.survey or {})
+    if isinstance(survey.get("overview"), dict):  # the surveyor's name identifies nobody but is not needed
+        survey["overview"] = {k: v for k, v in survey["overview"].items() if k not in ("surveyor_name",)}
+    opinion = {k: v for k, v in (application.opinion or {}).items() if k not in ("physician_name",)}
+    audit.record("board.case_file", subject=application.atena_no, detail={"application_id": application_id})
+    age_group = "第1号 (65歳以上)" if application.category == "1" else "第2号 (40〜64歳)"
+    return BoardCaseFile(
+        application_id=application_id,
+        kind=application.kind,
+        category=application.category,
+        age_group=age_group,
+        previous_level=application.previous_level,
+        primary_result=application.primary_result,
+        survey=survey,
+        opinion=opinion,
+    )

@@ -1,0 +1,222 @@
+"""要介護認定: the application (read model of CertificationWorkflow), the certification it ends in, and the
+payloads staff send when they complete the procedure's tasks."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic import Field as PydanticField
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+from models.common import utcnow
+from models.survey import Text40, Text60, Text100, bounded_text, raise_at
+from rules.certification import ApplicantKind, ApplicationKind
+from rules.insured_status import InsuredCategory
+from rules.primary_determination import CareLevel
+from rules.specified_diseases import SpecifiedDisease
+
+Reason = bounded_text(200)
+
+
+class ApplicationState(StrEnum):
+    OPEN = "open"
+    DECIDED = "decided"  # 認定 or 非該当 decided and notified
+    ENDED = "ended"  # 取下げ, death, loss of insured status: closed without a decision
+
+
+class Stage(StrEnum):
+    """Where a case is; shown as CaseStage in the Temporal UI and on the case page."""
+
+    INTAKE = "intake"
+    SURVEY_AND_OPINION = "survey_opinion"  # 調査・意見書待ち
+    PRIMARY = "primary"  # 一次判定待ち
+    BOARD = "board"  # 審査会待ち
+    DECIDED = "decided"
+    ENDED = "ended"
+
+
+STAGE_LABELS: dict[Stage, str] = {
+    Stage.INTAKE: "受付",
+    Stage.SURVEY_AND_OPINION: "調査・意見書待ち",
+    Stage.PRIMARY: "一次判定待ち",
+    Stage.BOARD: "審査会待ち",
+    Stage.DECIDED: "決定済み",
+    Stage.ENDED: "終了 (決定なし)",
+}
+
+
+class EndReason(StrEnum):
+    WITHDRAWN = "withdrawn"  # 申請の取下げ
+    DEATH = "death"  # 死亡
+    LOST_STATUS = "lost_status"  # 被保険者資格の喪失 (転出など)
+
+
+class CertificationApplication(SQLModel, table=True):
+    __tablename__ = "certification_application"
+    __table_args__ = (
+        sa.Index("ix_certification_application_subject", "atena_no", "state"),
+        sa.Index("ix_certification_application_insured", "insured_no"),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    workflow_id: str = Field(max_length=64, unique=True)
+    insured_no: str = Field(max_length=10)
+    atena_no: str = Field(
+        sa_column=sa.Column(
+            sa.String(15), sa.ForeignKey("person.atena_no", ondelete="CASCADE"), nullable=False
+        )
+    )
+    kind: str = Field(sa_type=sa.String(16))
+    category: str = Field(sa_type=sa.String(1))
+    applied_on: date
+    applicant_kind: str = Field(sa_type=sa.String(32))
+    applicant_name: str | None = Field(
+        default=None, max_length=60
+    )  # 代理人・届出者 (kept in PostgreSQL only)
+    applicant_office: str | None = Field(default=None, max_length=100)  # 代行申請の事業者名 (recusal)
+    specified_disease: str | None = Field(default=None, max_length=2)
+    medical_insurer_no: str | None = Field(default=None, max_length=8)
+    medical_insurance_symbol: str | None = Field(default=None, max_length=40)
+    previous_level: str | None = Field(default=None, max_length=8)
+    previous_valid_to: date | None = None
+    renewal_delay_consent: bool = False  # 更新申請の延期通知省略同意
+    state: str = Field(default=ApplicationState.OPEN, sa_type=sa.String(16))
+    stage: str = Field(default=Stage.INTAKE, sa_type=sa.String(16))
+    decision_deadline: date
+    deemed_rejection_on: date | None = None  # 27条12項: when the applicant may deem it rejected
+    surveyor: str | None = Field(default=None, max_length=32)
+    survey: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(JSONB))
+    opinion_request: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(JSONB))
+    opinion: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(JSONB))
+    primary_result: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(JSONB))
+    decision: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(JSONB))
+    end_reason: str | None = Field(default=None, max_length=16)
+    created_by: str = Field(max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+class Certification(SQLModel, table=True):
+    """認定: the result written on the 被保険者証 (証記載)."""
+
+    __tablename__ = "certification"
+    __table_args__ = (sa.Index("ix_certification_insured", "insured_no", "valid_to"),)
+
+    id: str = Field(primary_key=True, max_length=32)  # = the application id it decided
+    atena_no: str = Field(
+        sa_column=sa.Column(
+            sa.String(15), sa.ForeignKey("person.atena_no", ondelete="CASCADE"), nullable=False
+        )
+    )
+    insured_no: str = Field(max_length=10)
+    level: str = Field(max_length=8)
+    valid_from: date | None = None
+    valid_to: date | None = None
+    board_opinion: str | None = Field(default=None, max_length=400)  # 審査会意見 (留意事項)
+    service_types: list[str] = Field(default_factory=list, sa_column=sa.Column(JSONB, nullable=False))
+    decided_on: date
+    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+# ---------------------------------------------------------------------------------------------- API in
+
+InsuredNo = Annotated[str, StringConstraints(pattern=r"^[0-9]{10}$")]
+
+
+class ApplicationCreate(BaseModel):
+    """認定申請の受付."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    insured_no: InsuredNo = PydanticField(description="被保険者番号")
+    kind: ApplicationKind = PydanticField(description="申請区分 (new: 新規, renewal: 更新, change: 区分変更)")
+    applied_on: date = PydanticField(description="申請日 (受付日)")
+    applicant_kind: ApplicantKind = PydanticField(description="申請者 (本人・家族・代行する事業者など)")
+    applicant_name: Text60 | None = PydanticField(default=None, description="申請者氏名 (本人以外)")
+    applicant_office: Text100 | None = PydanticField(
+        default=None, description="代行申請した事業者・施設の名称 (27条1項)"
+    )
+    specified_disease: SpecifiedDisease | None = PydanticField(
+        default=None, description="特定疾病コード 01〜16 (第2号被保険者は必須)"
+    )
+    medical_insurer_no: Annotated[str, StringConstraints(pattern=r"^[0-9]{6,8}$")] | None = PydanticField(
+        default=None, description="医療保険者番号 (第2号被保険者は必須)"
+    )
+    medical_insurance_symbol: Text40 | None = PydanticField(
+        default=None, description="医療保険被保険者証の記号・番号 (第2号被保険者は必須)"
+    )
+    previous_level: CareLevel | None = PydanticField(
+        default=None, description="現在の要介護状態区分 (更新・区分変更)"
+    )
+    previous_valid_to: date | None = PydanticField(
+        default=None, description="現在の認定有効期間の終了日 (更新・区分変更)"
+    )
+    renewal_delay_consent: bool = PydanticField(
+        default=False, description="更新申請: 延期通知の省略に同意済み (27条11項ただし書)"
+    )
+
+    @model_validator(mode="after")
+    def _kind_specific(self) -> Self:
+        problems: list[tuple[tuple[str | int, ...], str, Any]] = []
+        if self.applicant_kind.is_statutory_agent and not self.applicant_office:
+            problems.append((("applicant_office",), "代行申請では事業者・施設の名称が必要です", None))
+        if self.kind is not ApplicationKind.NEW and (
+            self.previous_level is None or self.previous_valid_to is None
+        ):
+            problems.append(
+                (("previous_valid_to",), "更新・区分変更では現在の区分と有効期間の終了日が必要です", None)
+            )
+        if self.renewal_delay_consent and self.kind is not ApplicationKind.RENEWAL:
+            problems.append(
+                (("renewal_delay_consent",), "延期通知の省略同意は更新申請でのみ指定できます", True)
+            )
+        raise_at("ApplicationCreate", problems)
+        return self
+
+
+class SecondCategoryRequirements(BaseModel):
+    """What a 第2号 application must carry (checked once the insured's category is known)."""
+
+    @staticmethod
+    def problems(data: ApplicationCreate, category: InsuredCategory) -> list[tuple[str, str]]:
+        if category is not InsuredCategory.SECOND:
+            return []
+        found: list[tuple[str, str]] = []
+        if data.specified_disease is None:
+            found.append(("specified_disease", "第2号被保険者の申請には特定疾病の指定が必要です (7条3項2号)"))
+        if not data.medical_insurer_no or not data.medical_insurance_symbol:
+            found.append(("medical_insurer_no", "第2号被保険者の申請には医療保険の情報が必要です"))
+        return found
+
+
+class ApplicationPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    workflow_id: str
+    insured_no: str
+    atena_no: str
+    kind: ApplicationKind
+    category: InsuredCategory
+    applied_on: date
+    applicant_kind: ApplicantKind
+    state: ApplicationState
+    stage: Stage
+    decision_deadline: date = PydanticField(description="決定期限 (申請日から30日、27条11項)")
+    deemed_rejection_on: date | None = PydanticField(description="27条12項により却下とみなすことができる日")
+    surveyor: str | None
+    decision: dict[str, Any] | None
+    end_reason: EndReason | None
+    created_at: datetime
+
+
+class Withdrawal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Reason = PydanticField(description="取下げの理由 (申請者の申出内容)")
+    withdrawn_on: date = PydanticField(description="取下書の受付日")

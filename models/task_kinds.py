@@ -1,0 +1,135 @@
+"""Task kinds: who may do each kind of task and what its completion payload is.
+
+One registry for the API (candidate role, permission, payload validation) and the workflows (typed payloads
+in updates). Payloads are validated twice on purpose: by the API before the update is sent (fast, clear
+field errors) and by the workflow's update validator (the workflow's own guarantee).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from kaigo.security.permissions import Permission, Role
+from models.alwaysj import PrimaryResultRecord
+from models.physician_opinion import OpinionRequest, PhysicianOpinion
+from models.survey import SurveyRecord, Text100, bounded_text
+from rules.primary_determination import CareLevel
+
+Remarks = bounded_text(400, multiline=True)
+Reason = bounded_text(200)
+
+
+class TaskKind(StrEnum):
+    SURVEY = "survey"  # 認定調査
+    OPINION_REQUEST = "opinion_request"  # 主治医意見書の依頼
+    OPINION_RECEIPT = "opinion_receipt"  # 主治医意見書の受領
+    OPINION_REMINDER = "opinion_reminder"  # 主治医意見書の督促
+    PRIMARY_RESULT = "primary_result"  # 一次判定結果の取込
+    BOARD_SCHEDULING = "board_scheduling"  # 審査会の日程登録待ち
+    BOARD_VOTE = "board_vote"  # 審査会委員の判定
+    BOARD_CLOSE = "board_close"  # 合議体長による審査の締めくくり
+    DELAY_ESTIMATE = "delay_estimate"  # 延期通知: 処理見込期間と理由
+
+
+class OpinionReminder(BaseModel):
+    """督促の記録."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reminded_on: date = Field(description="督促した日")
+    method: Literal["phone", "letter", "fax", "visit"] = Field(description="督促の方法")
+    note: Text100 | None = Field(default=None, description="先方の回答 (提出予定日など)")
+
+
+class BoardScheduled(BaseModel):
+    """審査会の日程を登録した (再割当てを依頼)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: Text100 | None = None
+
+
+class BoardVotePayload(BaseModel):
+    """審査会委員の判定: 区分と有効期間 (非該当なら有効期間なし)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    level: CareLevel = Field(description="判定する区分")
+    validity_months: int | None = Field(default=None, ge=3, le=48, description="有効期間 (月)")
+    opinion: Remarks | None = Field(default=None, description="委員の意見")
+
+    @model_validator(mode="after")
+    def _months_match_level(self) -> Self:
+        if self.level is CareLevel.NOT_APPLICABLE and self.validity_months is not None:
+            raise ValueError("非該当には有効期間を指定しません")
+        if self.level is not CareLevel.NOT_APPLICABLE and self.validity_months is None:
+            raise ValueError("有効期間 (月) を指定してください")
+        return self
+
+
+class BoardClosePayload(BaseModel):
+    """合議体長: 審査を締めくくり、審査会意見を付す."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    board_opinion: Remarks | None = Field(default=None, description="審査会意見 (療養・留意事項; 証に記載)")
+    service_types: list[Annotated[str, StringConstraints(min_length=1, max_length=40)]] = Field(
+        default_factory=list, max_length=10, description="サービスの種類の指定 (37条)"
+    )
+    change_reason: Remarks | None = Field(default=None, description="一次判定を変更した理由")
+
+
+class DelayEstimate(BaseModel):
+    """延期通知の内容: 処理見込期間と理由 (27条11項ただし書)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    expected_by: date = Field(description="処分をする見込みの日")
+    reason: Reason = Field(description="延期の理由 (通知書に記載)")
+
+
+@dataclass(frozen=True)
+class TaskKindSpec:
+    label: str
+    candidate_role: Role
+    permission: Permission
+    payload: type[BaseModel]
+
+
+TASK_KINDS: dict[TaskKind, TaskKindSpec] = {
+    TaskKind.SURVEY: TaskKindSpec("認定調査", Role.SURVEYOR, Permission.SURVEY_RECORD, SurveyRecord),
+    TaskKind.OPINION_REQUEST: TaskKindSpec(
+        "主治医意見書の依頼", Role.INTAKE, Permission.OPINION_RECORD, OpinionRequest
+    ),
+    TaskKind.OPINION_RECEIPT: TaskKindSpec(
+        "主治医意見書の受領", Role.INTAKE, Permission.OPINION_RECORD, PhysicianOpinion
+    ),
+    TaskKind.OPINION_REMINDER: TaskKindSpec(
+        "主治医意見書の督促", Role.INTAKE, Permission.OPINION_RECORD, OpinionReminder
+    ),
+    TaskKind.PRIMARY_RESULT: TaskKindSpec(
+        "一次判定結果の取込", Role.INTAKE, Permission.CERTIFICATION_INTAKE, PrimaryResultRecord
+    ),
+    TaskKind.BOARD_SCHEDULING: TaskKindSpec(
+        "審査会の日程登録", Role.INTAKE, Permission.BOARD_MANAGE, BoardScheduled
+    ),
+    TaskKind.BOARD_VOTE: TaskKindSpec(
+        "審査会の判定", Role.BOARD_MEMBER, Permission.BOARD_DECIDE, BoardVotePayload
+    ),
+    TaskKind.BOARD_CLOSE: TaskKindSpec(
+        "審査の締めくくり (合議体長)", Role.BOARD_MEMBER, Permission.BOARD_DECIDE, BoardClosePayload
+    ),
+    TaskKind.DELAY_ESTIMATE: TaskKindSpec(
+        "延期通知 (処理見込期間)", Role.INTAKE, Permission.CERTIFICATION_INTAKE, DelayEstimate
+    ),
+}
+
+
+def parse_payload(kind: TaskKind, payload: dict[str, Any]) -> BaseModel:
+    """Validate a completion payload for `kind` (raises pydantic.ValidationError with field locations)."""
+    return TASK_KINDS[kind].payload.model_validate(payload)

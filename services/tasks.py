@@ -1,0 +1,223 @@
+"""Human tasks in the read model: search, claim/assign/unassign with optimistic versions, and completion
+through the owning workflow's `complete_task` update (DESIGN.md, human-task protocol)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from kaigo.errors import ProblemError
+from kaigo.security.permissions import Role
+from models.common import utcnow
+from models.task import Task, TaskState
+from models.task_kinds import TASK_KINDS, TaskKind
+from models.workflow_io import CompleteTask, TaskCompleted
+from workflows.human_tasks import CASE_CLOSED, INVALID_PAYLOAD, NOT_ASSIGNEE, TASK_CLOSED
+
+
+class TaskSort(StrEnum):
+    DUE = "due"
+    CREATED = "created"
+    PRIORITY = "priority"
+
+
+class TaskSearch(BaseModel):
+    """POST /tasks/search: every filter optional; results are limited to what the caller may see."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    candidate_role: Role | None = None
+    assignee: Annotated[str, Field(max_length=32)] | None = Field(default=None, description="'me' は自分")
+    unassigned: bool | None = None
+    state: TaskState | None = TaskState.OPEN
+    kind: TaskKind | None = None
+    due_before: datetime | None = None
+    due_after: datetime | None = None
+    case_id: Annotated[str, Field(max_length=128)] | None = None
+    insured_no: Annotated[str, Field(pattern=r"^[0-9]{10}$")] | None = None
+    overdue: bool | None = None
+    sort: TaskSort = TaskSort.DUE
+    order: Literal["asc", "desc"] = "asc"
+    page: int = Field(default=1, ge=1, le=10_000)
+    size: int = Field(default=20, ge=1, le=100)
+
+
+class TaskPublic(BaseModel):
+    id: uuid.UUID
+    case_id: str
+    kind: TaskKind
+    label: str
+    candidate_role: Role
+    assignee: str | None
+    state: TaskState
+    priority: int
+    due_at: datetime | None
+    overdue: bool = Field(description="期限を過ぎて未完了")
+    insured_no: str
+    version: int
+    created_at: datetime
+    closed_at: datetime | None
+    closed_by: str | None
+
+    @classmethod
+    def of(cls, task: Task, now: datetime) -> TaskPublic:
+        return cls(
+            **task.model_dump(exclude={"subject_atena_no", "workflow_id", "kind", "state", "candidate_role"}),
+            kind=TaskKind(task.kind),
+            label=TASK_KINDS[TaskKind(task.kind)].label,
+            candidate_role=Role(task.candidate_role),
+            state=TaskState(task.state),
+            overdue=task.state == TaskState.OPEN and task.due_at is not None and task.due_at < now,
+        )
+
+
+class TaskVisibility(BaseModel):
+    login_id: str
+    sees_all: bool  # task:assign holders (supervisors) see every task
+    claimable_roles: list[str]  # roles whose unassigned tasks the caller may see and claim
+
+
+def _visible(who: TaskVisibility) -> sa.ColumnElement[bool]:
+    if who.sees_all:
+        return sa.true()
+    return sa.or_(
+        col(Task.assignee) == who.login_id,
+        sa.and_(col(Task.assignee).is_(None), col(Task.candidate_role).in_(who.claimable_roles)),
+    )
+
+
+async def search(*, session: AsyncSession, query: TaskSearch, who: TaskVisibility) -> tuple[list[Task], int]:
+    now = utcnow()
+    conditions: list[sa.ColumnElement[bool]] = [_visible(who)]
+    if query.candidate_role:
+        conditions.append(col(Task.candidate_role) == query.candidate_role)
+    if query.assignee:
+        conditions.append(col(Task.assignee) == (who.login_id if query.assignee == "me" else query.assignee))
+    if query.unassigned is not None:
+        conditions.append(
+            col(Task.assignee).is_(None) if query.unassigned else col(Task.assignee).is_not(None)
+        )
+    if query.state:
+        conditions.append(col(Task.state) == query.state)
+    if query.kind:
+        conditions.append(col(Task.kind) == query.kind)
+    if query.due_before:
+        conditions.append(col(Task.due_at) < query.due_before)
+    if query.due_after:
+        conditions.append(col(Task.due_at) >= query.due_after)
+    if query.case_id:
+        conditions.append(col(Task.case_id) == query.case_id)
+    if query.insured_no:
+        conditions.append(col(Task.insured_no) == query.insured_no)
+    if query.overdue is not None:
+        late = sa.and_(col(Task.state) == TaskState.OPEN, col(Task.due_at) < now)
+        conditions.append(late if query.overdue else sa.not_(late))
+    sort_column = {
+        TaskSort.DUE: col(Task.due_at),
+        TaskSort.CREATED: col(Task.created_at),
+        TaskSort.PRIORITY: col(Task.priority),
+    }[query.sort]
+    ordering = sort_column.asc().nulls_last() if query.order == "asc" else sort_column.desc().nulls_last()
+    total = (await session.exec(select(sa.func.count()).select_from(Task).where(*conditions))).one()
+    rows = await session.exec(
+        select(Task)
+        .where(*conditions)
+        .order_by(ordering, col(Task.created_at), col(Task.id))
+        .offset((query.page - 1) * query.size)
+        .limit(query.size)
+    )
+    return list(rows.all()), total
+
+
+def task_not_found(task_id: uuid.UUID) -> ProblemError:
+    return ProblemError(404, "task-not-found", f"タスク {task_id} はありません", field="task_id")
+
+
+async def get(*, session: AsyncSession, task_id: uuid.UUID) -> Task:
+    task = await session.get(Task, task_id)
+    if task is None:
+        raise task_not_found(task_id)
+    return task
+
+
+def parse_if_match(if_match: str | None) -> int:
+    if if_match is None:
+        raise ProblemError(428, "if-match-required", "If-Match ヘッダにタスクの版 (ETag) を指定してください")
+    try:
+        return int(if_match.strip().removeprefix("W/").strip('"'))
+    except ValueError:
+        raise ProblemError(400, "if-match-invalid", "If-Match の値が正しくありません") from None
+
+
+async def set_assignee(
+    *, session: AsyncSession, task_id: uuid.UUID, expected_version: int, assignee: str | None
+) -> Task:
+    """Compare-and-set on (state open, version): 412 when someone changed the task first."""
+    result = await session.exec(
+        sa.update(Task)
+        .where(
+            col(Task.id) == task_id,
+            col(Task.version) == expected_version,
+            col(Task.state) == TaskState.OPEN,
+        )
+        .values(assignee=assignee, version=Task.version + 1)
+        .returning(Task.id)
+    )
+    if result.first() is None:
+        current = await get(session=session, task_id=task_id)
+        if current.state != TaskState.OPEN:
+            raise ProblemError(409, "task-closed", "このタスクは既に終了しています")
+        raise ProblemError(
+            412,
+            "task-version",
+            f"他の職員が先にこのタスクを更新しました (現在の版 {current.version})。再読込してください",
+            extra={"current_version": current.version},
+        )
+    session.expire_all()
+    return await get(session=session, task_id=task_id)
+
+
+async def complete(*, temporal: Client, task: Task, actor: str, payload: dict[str, Any]) -> TaskCompleted:
+    """Send the completion to the workflow; its validator rejects before anything reaches history."""
+    handle = temporal.get_workflow_handle(task.workflow_id)
+    try:
+        return await handle.execute_update(
+            "complete_task",
+            CompleteTask(task_id=str(task.id), actor=actor, payload=payload),
+            result_type=TaskCompleted,
+        )
+    except WorkflowUpdateFailedError as exc:
+        raise _problem(exc.cause) from exc
+    except RPCError as exc:
+        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+            raise ProblemError(409, "case-closed", "このケースは既に終了しています") from exc
+        raise
+
+
+def _problem(cause: BaseException | None) -> ProblemError:
+    if isinstance(cause, ApplicationError):
+        if cause.type == INVALID_PAYLOAD:
+            details = list(cause.details[0]) if cause.details else []
+            first = details[0] if details else {"field": "payload", "message": cause.message}
+            return ProblemError(
+                422,
+                "invalid-payload",
+                cause.message,
+                field=f"payload.{first['field']}",
+                extra={"problems": details},
+            )
+        if cause.type in (TASK_CLOSED, CASE_CLOSED):
+            return ProblemError(409, "task-closed", cause.message)
+        if cause.type == NOT_ASSIGNEE:
+            return ProblemError(403, "not-assignee", cause.message)
+    return ProblemError(409, "update-rejected", "ワークフローが更新を受け付けませんでした")
