@@ -3,8 +3,9 @@
     .venv/bin/python bench/bench_notices.py [--single 14] [--bare-single 4] [--batch 100]
 
 "Bare WeasyPrint" is HTML(string=…).write_pdf() with the wheel's font loaded by an @font-face file:// URL,
-i.e. what one writes first. Ours differs only in the font handling (notices.fonts: our own subset, embedded
-as is); the layout work is the same. Times are wall-clock ms per PDF page, after one warm-up render.
+i.e. what one writes first. Ours differs only in the font handling (notices.fonts: we cut the font down to
+the document's characters before WeasyPrint subsets it); the layout work is the same. Times are wall-clock
+ms per PDF page and per notice, after one warm-up render.
 """
 
 from __future__ import annotations

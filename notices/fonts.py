@@ -1,24 +1,31 @@
-"""The notice typeface: Noto Sans CJK JP (the noto-cjk-sans-jp-regular wheel), subset per document by us.
+"""The notice typeface: Noto Sans CJK JP (the noto-cjk-sans-jp-regular wheel), cut down per document.
 
-Why not let WeasyPrint subset it: without the system HarfBuzz-subset library WeasyPrint falls back to
-fontTools with `retain_gids`, which walks every glyph up to the highest one used. Noto CJK has 65,535 CFF
-glyphs and kanji such as 険 or 𠮷 sit above 40,000, so that took 3–4 s per PDF; it also stamps the subset
-with the current time (head.modified), so two renders of the same notice differed.
+Why we subset first: without the system HarfBuzz-subset library WeasyPrint subsets with fontTools and
+`retain_gids`, which walks every glyph up to the highest one used. Noto CJK has 65,535 CFF glyphs and kanji
+such as 険 or 𠮷 sit above 40,000, so a one-page notice took 3–4 s. We cut the font down to the characters
+of the document (≈0.3 s) and give WeasyPrint that small font, which it then subsets in milliseconds. Its
+own subsetting is kept because it builds the PDF's ToUnicode map from the laid-out text, so 異体字 (IVS)
+glyphs still extract as their characters.
 
-So we cut the font down to the characters of the document ourselves (≈0.3 s, deterministic: the timestamp
-is kept) and hand WeasyPrint the small font with `full_fonts=True`, which embeds it as is.
+Why SOURCE_DATE_EPOCH: fontTools stamps every font it saves with the current time (head.modified) unless
+that variable is set (the reproducible-builds convention), so two renders of the same notice differed. It
+is set once, at import, before any thread renders; nothing else in the service reads it.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import os
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
 from fontTools import subset
 from fontTools.ttLib import TTFont
 from noto_cjk_sans_jp_regular import FONT_PATH
+
+os.environ["SOURCE_DATE_EPOCH"] = "0"  # see the module docstring: fixed font timestamps, identical reprints
 
 FAMILY = "KaigoNoticeSans"
 
@@ -47,7 +54,7 @@ def _source_font() -> bytes:
 
 
 def subset_font(text: str) -> bytes:
-    """An OpenType font holding exactly the glyphs for `text` (plus `_ALWAYS`), byte-identical each time."""
+    """An OpenType font with exactly the glyphs for `text` (plus `_ALWAYS`); the same bytes every time."""
     options = subset.Options()
     options.notdef_outline = True  # a missing glyph shows as a box, not as nothing
     options.name_IDs = ["*"]
@@ -67,12 +74,35 @@ def font_face_css(text: str) -> str:
     return f'@font-face {{ font-family: "{FAMILY}"; src: url("data:font/otf;base64,{data}"); }}\n'
 
 
-def missing_characters(text: str) -> set[str]:
-    """Characters of `text` the typeface cannot draw (a name in a character outside Noto CJK JP)."""
-    cmap = _cmap()
-    return {c for c in set(text) if ord(c) not in cmap and not c.isspace() and ord(c) >= 0x20}
+def missing_characters(text: str) -> list[str]:
+    """What in `text` the typeface cannot draw: plain characters, and 異体字 sequences (base + IVS selector)
+    that the font does not define. Format characters (zero-width space, BOM) draw nothing and pass."""
+    cmap, sequences = _cmap()
+    missing = []
+    previous = ""
+    for char in text:
+        code = ord(char)
+        if _is_variation_selector(code):
+            if (ord(previous or " "), code) not in sequences:
+                missing.append(previous + char)
+        elif code >= 0x20 and code not in cmap and not char.isspace() and unicodedata.category(char) != "Cf":
+            missing.append(char)
+        previous = char
+    return sorted(set(missing))
+
+
+def _is_variation_selector(code: int) -> bool:
+    return 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF
 
 
 @lru_cache(maxsize=1)
-def _cmap() -> frozenset[int]:
-    return frozenset(TTFont(io.BytesIO(_source_font()))["cmap"].getBestCmap())
+def _cmap() -> tuple[frozenset[int], frozenset[tuple[int, int]]]:
+    table = TTFont(io.BytesIO(_source_font()))["cmap"]
+    sequences = {
+        (base, selector)
+        for sub in table.tables
+        if sub.format == 14
+        for selector, pairs in sub.uvsDict.items()
+        for base, _glyph in pairs
+    }
+    return frozenset(table.getBestCmap()), frozenset(sequences)

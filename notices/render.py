@@ -1,8 +1,8 @@
 """Notice rendering: typed data → HTML (Jinja2) → PDF (WeasyPrint). Pure: no database, no clock, no network.
 
 Reprints must be byte-identical, so nothing in the PDF depends on when or where it was made: the creation
-date is the 発行日, the file identifier is a hash of the HTML, and the font subset is our own and stable
-(notices.fonts). The same HTML on the same WeasyPrint/font versions gives the same bytes.
+date is the 発行日, the file identifier is a hash of the HTML, and font subsets carry a fixed timestamp
+(notices.fonts). The same HTML on the same WeasyPrint, fontTools and font versions gives the same bytes.
 """
 
 from __future__ import annotations
@@ -145,17 +145,14 @@ def render_html(kind: str, data: Mapping[str, Any] | NoticeData, issuer: Issuer)
 
 
 def _pdf_options(identity: bytes) -> dict[str, Any]:
-    return {
-        "full_fonts": True,  # our subset is embedded unchanged (see notices.fonts)
-        "pdf_identifier": hashlib.sha256(identity).hexdigest()[:32].encode(),
-        "uncompressed_pdf": False,
-    }
+    # The file identifier is normally random-ish; a hash of the input makes it reproducible and unique.
+    return {"pdf_identifier": hashlib.sha256(identity).hexdigest()[:32].encode()}
 
 
 def _stylesheet(text: str) -> tuple[CSS, FontConfiguration]:
     missing = fonts.missing_characters(text)
     if missing:
-        shown = ", ".join(f"{c} (U+{ord(c):04X})" for c in sorted(missing))
+        shown = ", ".join(f"{c} ({'+'.join(f'U+{ord(x):04X}' for x in c)})" for c in missing)
         raise UnprintableCharacterError(f"通知書の書体で印刷できない文字があります: {shown}")
     font_config = FontConfiguration()
     return CSS(string=fonts.font_face_css(text), font_config=font_config), font_config

@@ -213,6 +213,16 @@ def test_a_character_the_typeface_lacks_is_refused(issuer: Issuer) -> None:
         render_pdf(render_html("expiry_reminder", data, issuer))
 
 
+def test_ivs_variants_of_a_name_print_and_unknown_sequences_are_refused(issuer: Issuer) -> None:
+    data = fixtures.load("expiry_reminder")
+    data["recipient"]["name"] = "葛\U000e0100城　一郎"  # 葛 with an IVS the font defines (Adobe-Japan1)
+    pdf = render_pdf(render_html("expiry_reminder", data, issuer))
+    assert "葛\U000e0100城　一郎　様" in pdf_text(pdf)  # the variant glyph extracts as base + selector
+    data["recipient"]["name"] = "葛\U000e01ef城　一郎"  # a selector the font has no glyph for
+    with pytest.raises(UnprintableCharacterError, match="U\\+845B\\+U\\+E01EF"):
+        render_pdf(render_html("expiry_reminder", data, issuer))
+
+
 # ----------------------------------------------------------------------------------------- template version
 
 
