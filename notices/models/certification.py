@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
-from notices.models.common import Day, LongText, NoticeData, Text
+from notices.models.common import Day, LongText, NoticeData, OptionalLongText, Text
 from rules.calendar import month_end
 from rules.certification import ApplicationKind, decision_deadline, renewal_window
 from rules.primary_determination import CareLevel
@@ -37,7 +37,7 @@ class CertificationResult(NoticeData):
     care_level: CareLevel
     valid_from: Day
     valid_to: Day
-    board_opinion: LongText | None = None  # 認定審査会の意見 (27条5項2号, written on the 証: 27条7項2号)
+    board_opinion: OptionalLongText = None  # 認定審査会の意見 (27条5項2号, written on the 証: 27条7項2号)
     designated_services: list[Text] = Field(default_factory=list)  # サービスの種類の指定 (37条1項)
 
     @model_validator(mode="after")
@@ -145,7 +145,7 @@ class CategoryChange(NoticeData):
     new_level: CareLevel
     valid_from: Day
     valid_to: Day
-    board_opinion: LongText | None = None
+    board_opinion: OptionalLongText = None
     designated_services: list[Text] = Field(default_factory=list)
     reasons: list[LongText] = Field(default_factory=list)  # required for 職権 (a 不利益処分: 行政手続法14条)
     certificate_submit_by: Day | None = None  # 職権: the 証 is called in to be rewritten (30条1項後段)

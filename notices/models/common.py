@@ -43,8 +43,15 @@ def _not_before_solar_calendar(value: date) -> date:
     return value
 
 
+def _blank_to_none(value: object) -> object:
+    # Optional lines (方書, 審査会の意見) are often stored as "" rather than NULL: both mean "none".
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 Text = Annotated[str, AfterValidator(_plain_text), Field(max_length=400)]
 LongText = Annotated[str, AfterValidator(_plain_text), Field(max_length=2000)]
+OptionalText = Annotated[Text | None, BeforeValidator(_blank_to_none)]
+OptionalLongText = Annotated[LongText | None, BeforeValidator(_blank_to_none)]
 PostalCode = Annotated[str, BeforeValidator(_postal_code)]
 InsuredNo = Annotated[str, Field(pattern=r"^[0-9]{10}$", description="被保険者番号 (10 digits)")]
 Yen = Annotated[int, Field(ge=0, le=100_000_000, strict=True)]
@@ -79,7 +86,7 @@ class Recipient(NoticeModel):
 
     postal_code: PostalCode
     address: Text
-    address_extra: Text | None = None  # 方書 (building, room, 様方)
+    address_extra: OptionalText = None  # 方書 (building, room, 様方)
     name: Text  # 宛名
     insured_no: InsuredNo
 

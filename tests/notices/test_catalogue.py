@@ -95,6 +95,13 @@ def test_names_are_printed_as_given_never_normalised() -> None:
         Recipient.model_validate({**base, "name": "山田\x07太郎"})
 
 
+def test_blank_optional_lines_mean_none() -> None:
+    base = fixtures.load("certification_result")["recipient"]
+    assert Recipient.model_validate({**base, "address_extra": "  "}).address_extra is None
+    result = validate_data("certification_result", _with("certification_result", board_opinion=""))
+    assert result.board_opinion is None  # type: ignore[attr-defined]
+
+
 def test_issuer_from_settings_has_the_same_fields() -> None:
     from kaigo.config import Settings
 
@@ -255,3 +262,11 @@ def test_templates_only_use_literal_names(tmp_path: Path) -> None:
 
     for kind in kind_codes():
         assert len(template_version(kind)) == 64
+
+
+@pytest.mark.parametrize("kind", kind_codes())
+def test_stored_data_round_trips_to_the_same_html(kind: str, issuer: Issuer) -> None:
+    # A reprint re-renders from the stored JSON (model_dump(mode="json")): it must give the same HTML.
+    typed = validate_data(kind, fixtures.load(kind))
+    stored = typed.model_dump(mode="json")
+    assert render_html(kind, stored, issuer) == render_html(kind, typed, issuer)
