@@ -18,6 +18,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, meta, select_autoescape
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
+from weasyprint.urls import URLFetcher
 
 from notices import fonts
 from notices.catalogue import get_kind, validate_data
@@ -25,8 +26,6 @@ from notices.models import Issuer, NoticeData
 from rules.wareki import to_wareki, to_wareki_month, wareki_fiscal_year
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
-# Every template gets this stylesheet and these partials through base.html; listed for the version hash.
-_BASE_URL = TEMPLATE_DIR.as_uri() + "/"
 
 
 class UnprintableCharacterError(ValueError):
@@ -149,19 +148,26 @@ def _pdf_options(identity: bytes) -> dict[str, Any]:
     return {"pdf_identifier": hashlib.sha256(identity).hexdigest()[:32].encode()}
 
 
+def _offline() -> URLFetcher:
+    # A notice is self-contained (the font is inlined as data:), so nothing is fetched: rendering stays
+    # offline and no file or web address can be pulled into a PDF.
+    return URLFetcher(allowed_protocols={"data"})
+
+
 def _stylesheet(text: str) -> tuple[CSS, FontConfiguration]:
     missing = fonts.missing_characters(text)
     if missing:
         shown = ", ".join(f"{c} ({'+'.join(f'U+{ord(x):04X}' for x in c)})" for c in missing)
         raise UnprintableCharacterError(f"通知書の書体で印刷できない文字があります: {shown}")
     font_config = FontConfiguration()
-    return CSS(string=fonts.font_face_css(text), font_config=font_config), font_config
+    css = CSS(string=fonts.font_face_css(text), font_config=font_config, url_fetcher=_offline())
+    return css, font_config
 
 
 def render_pdf(html: str) -> bytes:
     """One notice's HTML → PDF bytes (A4). Same HTML → same bytes."""
     css, font_config = _stylesheet(html)
-    document = HTML(string=html, base_url=_BASE_URL).render(stylesheets=[css], font_config=font_config)
+    document = HTML(string=html, url_fetcher=_offline()).render(stylesheets=[css], font_config=font_config)
     return document.write_pdf(**_pdf_options(html.encode()))
 
 
@@ -172,7 +178,8 @@ def render_pdf_batch(htmls: Sequence[str]) -> bytes:
     joined = "\0".join(htmls)
     css, font_config = _stylesheet(joined)
     documents = [
-        HTML(string=h, base_url=_BASE_URL).render(stylesheets=[css], font_config=font_config) for h in htmls
+        HTML(string=h, url_fetcher=_offline()).render(stylesheets=[css], font_config=font_config)
+        for h in htmls
     ]
     pages = [page for document in documents for page in document.pages]
     return documents[0].copy(pages).write_pdf(**_pdf_options(joined.encode()))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pypdf
 import pytest
+from weasyprint import HTML
 
 from notices import fixtures
 from notices.catalogue import CATALOGUE, kind_codes
@@ -221,6 +222,15 @@ def test_ivs_variants_of_a_name_print_and_unknown_sequences_are_refused(issuer: 
     data["recipient"]["name"] = "葛\U000e01ef城　一郎"  # a selector the font has no glyph for
     with pytest.raises(UnprintableCharacterError, match="U\\+845B\\+U\\+E01EF"):
         render_pdf(render_html("expiry_reminder", data, issuer))
+
+
+def test_rendering_fetches_nothing() -> None:
+    image = Path(__file__).parents[2] / "docs" / "notices" / "expiry_reminder.png"  # any local file
+    html = f'<html><body><p>通知</p><img style="width: 20mm" src="{image.as_uri()}"></body></html>'
+    (loaded,) = pdf_pages(HTML(string=html).write_pdf())  # control: WeasyPrint's default fetcher loads it
+    assert loaded["/Resources"]["/XObject"]
+    (page,) = pdf_pages(render_pdf(html))
+    assert not page["/Resources"].get("/XObject")
 
 
 # ----------------------------------------------------------------------------------------- template version
