@@ -79,7 +79,10 @@ def write_previews(out_dir: Path, markdown: Path | None = None) -> Path:
         "# Notices (通知書): previews\n\n"
         "Generated from `notices/fixtures/*.json` (fictional people) by\n"
         "`.venv/bin/python -m notices.preview`; do not edit by hand. Page images are at 80 dpi; the PDFs\n"
-        "are A4.\n\n"
+        "are A4. The window-envelope block (〒, 住所, 方書, 宛名) sits where a 長形3号 window is when\n"
+        "the sheet is folded in three. The PDF text of each kind is pinned by\n"
+        "`tests/notices/golden/<kind>.txt`; regenerate them with\n"
+        "`UPDATE_GOLDEN=1 .venv/bin/pytest tests/notices` and review the diff.\n\n"
         "| kind | title | 処分 (教示) | basis |\n|---|---|---|---|\n"
         f"{index}\n\n" + "\n".join(sections),
         encoding="utf-8",
