@@ -39,13 +39,14 @@ def font_path() -> Path:
 
 @lru_cache(maxsize=1)
 def _source_font() -> bytes:
-    """The font file without its layout tables, read once per process.
+    """The font file without the tables notices never use, read once per process.
 
-    GSUB/GPOS/BASE are dropped up front: horizontal Japanese text needs none of their features (WeasyPrint
-    drops them from embedded fonts too), and fontTools otherwise re-reads them on every subset.
+    Layout features (GSUB/GPOS/BASE/GDEF) and vertical metrics (vhea/vmtx/VORG) serve vertical writing and
+    proportional forms; notices are horizontal and full-width, WeasyPrint drops GSUB/GPOS from embedded
+    fonts anyway, and fontTools would otherwise re-read them on every subset.
     """
     font = TTFont(font_path(), recalcTimestamp=False)
-    for tag in ("GSUB", "GPOS", "BASE", "GDEF"):
+    for tag in ("GSUB", "GPOS", "BASE", "GDEF", "vhea", "vmtx", "VORG", "DSIG"):
         if tag in font:
             del font[tag]
     out = io.BytesIO()
@@ -59,9 +60,11 @@ def subset_font(text: str) -> bytes:
     options.notdef_outline = True  # a missing glyph shows as a box, not as nothing
     options.name_IDs = ["*"]
     options.ignore_missing_unicodes = True
+    options.desubroutinize = True  # faster than working out which subroutines the kept glyphs use
     subsetter = subset.Subsetter(options)
     subsetter.populate(unicodes=sorted({ord(c) for c in text + _ALWAYS}))
-    font = TTFont(io.BytesIO(_source_font()), recalcTimestamp=False)
+    # The full font's bounding box stays valid for a subset, and recomputing it costs a pass over the glyphs.
+    font = TTFont(io.BytesIO(_source_font()), recalcTimestamp=False, recalcBBoxes=False)
     subsetter.subset(font)
     out = io.BytesIO()
     font.save(out)
