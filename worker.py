@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from temporalio.client import Client
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.cases import CaseActivities
@@ -36,8 +36,14 @@ log = structlog.get_logger("kaigo.worker")
 HEARTBEAT_INTERVAL_S = 15.0
 
 
-def activities_for(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> list[Callable[..., Any]]:
-    registry, cases, notices = RegistryActivities(sessions), CaseActivities(sessions), NoticeActivities(sessions, settings)
+def activities_for(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> list[Callable[..., Any]]:
+    registry, cases, notices = (
+        RegistryActivities(sessions),
+        CaseActivities(sessions),
+        NoticeActivities(sessions, settings),
+    )
     return [
         registry.get_insured_status,
         cases.open_task,

@@ -182,7 +182,7 @@ def staff_create(
 
 @app.command()
 def routes(
-    write_readme: Annotated[bool, typer.Option("--write-readme", help="replace the table in README.md")] = False,
+    write_readme: Annotated[bool, typer.Option("--write-readme", help="update README.md's table")] = False,
 ) -> None:
     """Print the route × permission table (markdown), or write it into the README."""
     from api.main import ROUTERS

@@ -9,6 +9,8 @@ from `ensure_search_attributes`, idempotently, when a worker starts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
@@ -43,14 +45,16 @@ async def missing_search_attributes(client: Client, namespace: str) -> list[Sear
     return [key for key in ALL_KEYS if key.name not in existing.custom_attributes]
 
 
+async def add_search_attributes(client: Client, namespace: str, keys: Sequence[SearchAttributeKey]) -> None:
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=namespace,
+            search_attributes={k.name: IndexedValueType.ValueType(int(k.indexed_value_type)) for k in keys},
+        )
+    )
+
+
 async def ensure_search_attributes(client: Client, namespace: str) -> None:
     missing = await missing_search_attributes(client, namespace)
     if missing:
-        await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(
-                namespace=namespace,
-                search_attributes={
-                    key.name: IndexedValueType.ValueType(int(key.indexed_value_type)) for key in missing
-                },
-            )
-        )
+        await add_search_attributes(client, namespace, missing)

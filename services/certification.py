@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from kaigo.config import Settings
@@ -23,6 +23,7 @@ from models.registry import Insured, Person
 from models.workflow_io import CertificationInput, CertificationOutcome, EndCase
 from rules.certification import decision_deadline
 from rules.insured_status import InsuredCategory
+from services import workflow_updates
 from workflows.certification import CertificationWorkflow, search_attributes_at_start
 
 
@@ -129,15 +130,11 @@ async def end_case(
     on: date,
     note: str | None,
 ) -> CertificationOutcome:
-    handle: WorkflowHandle[CertificationWorkflow, CertificationOutcome] = temporal.get_workflow_handle_for(
-        CertificationWorkflow.run, application.workflow_id
+    """取下げ, death or loss of status: the workflow closes its tasks and sends nothing more."""
+    request = EndCase(reason=reason, actor=actor, on=on, note=note)
+    return await workflow_updates.execute(
+        temporal, application.workflow_id, "end_case", request, CertificationOutcome
     )
-    try:
-        return await handle.execute_update(
-            CertificationWorkflow.end_case, EndCase(reason=reason, actor=actor, on=on, note=note)
-        )
-    except WorkflowUpdateFailedError as exc:
-        raise ProblemError(409, "case-closed", "この申請は既に決定または終了しています") from exc
 
 
 async def end_open_cases_of(

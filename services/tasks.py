@@ -12,9 +12,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 from kaigo.errors import ProblemError
 from kaigo.security.permissions import Role
@@ -22,7 +20,7 @@ from models.common import utcnow
 from models.task import Task, TaskState
 from models.task_kinds import TASK_KINDS, TaskKind
 from models.workflow_io import CompleteTask, TaskCompleted
-from workflows.human_tasks import CASE_CLOSED, INVALID_PAYLOAD, NOT_ASSIGNEE, TASK_CLOSED
+from services import workflow_updates
 
 
 class TaskSort(StrEnum):
@@ -189,35 +187,5 @@ async def set_assignee(
 
 async def complete(*, temporal: Client, task: Task, actor: str, payload: dict[str, Any]) -> TaskCompleted:
     """Send the completion to the workflow; its validator rejects before anything reaches history."""
-    handle = temporal.get_workflow_handle(task.workflow_id)
-    try:
-        return await handle.execute_update(
-            "complete_task",
-            CompleteTask(task_id=str(task.id), actor=actor, payload=payload),
-            result_type=TaskCompleted,
-        )
-    except WorkflowUpdateFailedError as exc:
-        raise _problem(exc.cause) from exc
-    except RPCError as exc:
-        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
-            raise ProblemError(409, "case-closed", "このケースは既に終了しています") from exc
-        raise
-
-
-def _problem(cause: BaseException | None) -> ProblemError:
-    if isinstance(cause, ApplicationError):
-        if cause.type == INVALID_PAYLOAD:
-            details = list(cause.details[0]) if cause.details else []
-            first = details[0] if details else {"field": "payload", "message": cause.message}
-            return ProblemError(
-                422,
-                "invalid-payload",
-                cause.message,
-                field=f"payload.{first['field']}",
-                extra={"problems": details},
-            )
-        if cause.type in (TASK_CLOSED, CASE_CLOSED):
-            return ProblemError(409, "task-closed", cause.message)
-        if cause.type == NOT_ASSIGNEE:
-            return ProblemError(403, "not-assignee", cause.message)
-    return ProblemError(409, "update-rejected", "ワークフローが更新を受け付けませんでした")
+    request = CompleteTask(task_id=str(task.id), actor=actor, payload=payload)
+    return await workflow_updates.execute(temporal, task.workflow_id, "complete_task", request, TaskCompleted)

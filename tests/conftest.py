@@ -125,6 +125,8 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         test_server_existing_path=str(embedded.venv_bin("temporal-test-server")),
         data_converter=temporal_client.data_converter(TEST_SETTINGS),
     )
+    # The test server's operator service can add but not list search attributes.
+    await search_attributes.add_search_attributes(env.client, "default", search_attributes.ALL_KEYS)
     yield env
     await env.shutdown()
 

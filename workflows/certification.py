@@ -16,7 +16,7 @@ import asyncio
 from datetime import date, timedelta
 
 from temporalio import workflow
-from temporalio.common import TypedSearchAttributes
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 
 from workflows.human_tasks import (
@@ -496,7 +496,8 @@ class CertificationWorkflow:
         await self._notice(
             "postponement",
             {
-                "applied_on": self.inp.applied_on,
+                "application_kind": self.inp.kind,
+                "application_date": self.inp.applied_on,
                 "expected_by": estimate.expected_by,
                 "reason": estimate.reason,
             },
@@ -544,7 +545,7 @@ class CertificationWorkflow:
     def _set_search(self, stage: Stage | None, due: date | None) -> None:
         updates = []
         if stage is not None:
-            updates.append(sa.CASE_STAGE.value_set(stage))
+            updates.append(sa.CASE_STAGE.value_set(stage.value))
         if due is not None:
             updates.append(sa.DUE_DATE.value_set(at_business_hour(due, 17)))
         workflow.upsert_search_attributes(updates)
@@ -562,10 +563,10 @@ def search_attributes_at_start(inp: CertificationInput) -> TypedSearchAttributes
     """Set by the API when it starts the workflow: visible in the Temporal UI from the first moment."""
     return TypedSearchAttributes(
         [
-            sa.CASE_TYPE.value_set("certification"),
-            sa.CASE_STAGE.value_set(Stage.INTAKE),
-            sa.INSURED_NUMBER.value_set(inp.insured_no),
-            sa.DUE_DATE.value_set(at_business_hour(delay_notice_latest(inp.applied_on), 17)),
-            sa.OFFICE.value_set(inp.office),
+            SearchAttributePair(sa.CASE_TYPE, "certification"),
+            SearchAttributePair(sa.CASE_STAGE, Stage.INTAKE.value),
+            SearchAttributePair(sa.INSURED_NUMBER, inp.insured_no),
+            SearchAttributePair(sa.DUE_DATE, at_business_hour(delay_notice_latest(inp.applied_on), 17)),
+            SearchAttributePair(sa.OFFICE, inp.office),
         ]
     )

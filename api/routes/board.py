@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Path, status
 from pydantic import BaseModel
 from sqlmodel import col, select
-from temporalio.client import WorkflowUpdateFailedError
 
 from api.auth import AuditDep, Principal, require
 from api.deps import ResourcesDep, SessionDep
@@ -34,6 +33,7 @@ from models.task import Task
 from models.task_kinds import TaskKind
 from models.workflow_io import Recuse
 from rules.board import MIN_PANEL_SIZE
+from services import workflow_updates
 
 router = APIRouter(prefix="/board", tags=["board"])
 
@@ -137,13 +137,11 @@ async def declare_recusal(
         await session.flush()
     except sa.exc.IntegrityError as exc:
         raise ProblemError(409, "recused", "この申請については既に回避を申し出ています") from exc
-    handle = resources.temporal.get_workflow_handle(application.workflow_id)
-    try:  # already on a meeting's agenda: the workflow withdraws the member's vote task
-        await handle.execute_update(
-            "recuse_member", Recuse(member=principal.login_id, actor=principal.login_id)
-        )
-    except WorkflowUpdateFailedError as exc:
-        raise ProblemError(422, "recusal-refused", str(exc.cause) if exc.cause else "回避できません") from exc
+    # Already on a meeting's agenda: the workflow withdraws the member's vote task.
+    recusal = Recuse(member=principal.login_id, actor=principal.login_id)
+    await workflow_updates.execute(
+        resources.temporal, application.workflow_id, "recuse_member", recusal, type(None)
+    )
     audit.record("board.recusal", detail={"application_id": data.application_id})
     return {"application_id": data.application_id, "login_id": principal.login_id}
 

@@ -1,0 +1,530 @@
+"""CertificationWorkflow on the time-skipping test server with its real activities on PostgreSQL.
+
+Each path of 介護保険法27–29条 that the workflow takes is driven here as staff would drive it; when
+RECORD_HISTORIES=1, each finished history is written to tests/histories/ for the replay test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from kaigo.config import Settings
+from kaigo.errors import ProblemError
+from models.board import BoardAllocation
+from models.case import CaseEvent
+from models.certification import ApplicationCreate, ApplicationState, Certification, EndReason, Stage
+from models.notice import NoticeRecord
+from models.task import Task, TaskState
+from models.task_kinds import TaskKind
+from models.workflow_io import CertificationOutcome
+from rules.certification import decision_deadline
+from rules.primary_determination import CareLevel
+from services import certification, tasks
+from tests.certification_helpers import (
+    BOARD,
+    CaseDriver,
+    eventually,
+    primary_payload,
+    renewal_fields,
+    seed_board,
+    seed_insured,
+)
+from worker import WORKFLOWS, activities_for
+from workflows.human_tasks import JST
+
+HISTORIES = Path(__file__).resolve().parent.parent / "histories"
+
+
+@pytest.fixture
+def queue_settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"temporal_task_queue": f"cert-{os.getpid()}-{id(settings)}"})
+
+
+@pytest.fixture
+async def worker(
+    time_skipping_env: WorkflowEnvironment,
+    queue_settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[Client]:
+    async with Worker(
+        time_skipping_env.client,
+        task_queue=queue_settings.temporal_task_queue,
+        workflows=WORKFLOWS,
+        activities=activities_for(queue_settings, sessions),
+    ):
+        yield time_skipping_env.client
+
+
+_clock: WorkflowEnvironment | None = None
+
+
+async def today() -> date:
+    """The business date on the test server's clock (time skipping moves it; the wall clock does not)."""
+    assert _clock is not None
+    return (await _clock.get_current_time()).astimezone(JST).date()
+
+
+@pytest.fixture(autouse=True)
+def _use_test_server_clock(time_skipping_env: WorkflowEnvironment) -> Iterator[None]:
+    global _clock
+    _clock = time_skipping_env
+    yield
+    _clock = None
+
+
+@pytest.fixture
+async def start(
+    worker: Client, sessions: async_sessionmaker[AsyncSession], queue_settings: Settings
+) -> AsyncIterator[Callable[..., object]]:
+    started: list[str] = []
+
+    async def start_case(insured_no: str = "0300000001", **fields: object) -> CaseDriver:
+        data = ApplicationCreate.model_validate(
+            {
+                "insured_no": insured_no,
+                "kind": "new",
+                "applied_on": await today(),
+                "applicant_kind": "self",
+                **fields,
+            }
+        )
+        async with sessions() as session, session.begin():
+            application = await certification.receive(
+                session=session, temporal=worker, settings=queue_settings, data=data, actor="intake"
+            )
+        started.append(application.workflow_id)
+        return CaseDriver(worker, sessions, application.id)
+
+    yield start_case
+    # A case left running would hold the shared test server's clock: time only skips when every
+    # workflow's tasks are handled, and this test's worker is about to stop.
+    for workflow_id in started:
+        with contextlib.suppress(RPCError):
+            await worker.get_workflow_handle(workflow_id).terminate("test finished")
+
+
+@pytest.fixture
+def record_history() -> Iterator[Callable[[Client, CaseDriver, str], object]]:
+    async def record(client: Client, case: CaseDriver, name: str) -> None:
+        if os.environ.get("RECORD_HISTORIES") != "1":
+            return
+        history = await client.get_workflow_handle(case.case_id).fetch_history()
+        HISTORIES.mkdir(exist_ok=True)
+        (HISTORIES / f"certification_{name}.json").write_text(history.to_json())
+
+    yield record
+
+
+async def _result(client: Client, case: CaseDriver) -> CertificationOutcome:
+    return await client.get_workflow_handle(case.case_id, result_type=CertificationOutcome).result()
+
+
+async def _events(sessions: async_sessionmaker[AsyncSession], case: CaseDriver) -> list[str]:
+    async with sessions() as session:
+        rows = (
+            await session.exec(
+                select(CaseEvent).where(CaseEvent.case_id == case.case_id).order_by(col(CaseEvent.id))
+            )
+        ).all()
+    return [r.step for r in rows]
+
+
+async def _notices(sessions: async_sessionmaker[AsyncSession], case: CaseDriver) -> list[NoticeRecord]:
+    async with sessions() as session:
+        rows = await session.exec(
+            select(NoticeRecord)
+            .where(NoticeRecord.case_id == case.case_id)
+            .order_by(col(NoticeRecord.sequence))
+        )
+        return list(rows.all())
+
+
+async def _deemed(case: CaseDriver) -> date | None:
+    return (await case.application()).deemed_rejection_on
+
+
+async def _count_notices(
+    sessions: async_sessionmaker[AsyncSession], case: CaseDriver, n: int
+) -> list[NoticeRecord]:
+    notices = await _notices(sessions, case)
+    return notices if len(notices) >= n else []
+
+
+async def _has_event(sessions: async_sessionmaker[AsyncSession], case: CaseDriver, step: str) -> bool:
+    return step in await _events(sessions, case)
+
+
+async def _decide_by_board(case: CaseDriver, level: CareLevel, months: int | None, voters: list[str]) -> None:
+    for member in voters:
+        await case.vote(member, level, months)
+    await case.close_board(board_opinion="特になし")
+
+
+# ---------------------------------------------------------------------------------------- main path
+
+
+async def test_27_new_application_from_intake_to_result_notice(
+    start: Callable[..., object],
+    worker: Client,
+    sessions: async_sessionmaker[AsyncSession],
+    record_history: Callable[..., object],
+) -> None:
+    await seed_insured(sessions)
+    await seed_board(sessions, [await today() + timedelta(days=20)])
+    case: CaseDriver = await start()  # type: ignore[operator]
+    applied = await today()
+    await case.evidence(applied)
+    await case.open_task(TaskKind.PRIMARY_RESULT)
+    assert (await case.application()).stage == Stage.PRIMARY
+    await case.complete(TaskKind.PRIMARY_RESULT, primary_payload("0300000001", applied))
+    await case.open_task(TaskKind.BOARD_CLOSE)
+    assert (await case.application()).stage == Stage.BOARD
+    await _decide_by_board(case, CareLevel.CARE_2, 6, BOARD[:4])
+
+    outcome = await _result(worker, case)
+    assert outcome.state == ApplicationState.DECIDED and outcome.level == CareLevel.CARE_2
+    # 27条8項: effective from the application date; 6 months counted from the next month's 1st, month end.
+    assert outcome.valid_from == applied
+    assert outcome.valid_to is not None and outcome.valid_to.day >= 28
+    notices = await _notices(sessions, case)
+    assert [n.kind for n in notices] == ["certification_result"]
+    assert notices[0].pdf.startswith(b"%PDF") and notices[0].pages in (1, 2)
+    async with sessions() as session:
+        assert (await session.get(Certification, case.application_id)) is not None
+        open_tasks = (
+            await session.exec(
+                select(Task).where(Task.case_id == case.case_id, col(Task.state) == TaskState.OPEN)
+            )
+        ).all()
+    assert open_tasks == []
+    steps = await _events(sessions, case)
+    assert steps[0] == "application.received"
+    assert {
+        "survey.completed",
+        "opinion_receipt.completed",
+        "primary_result.completed",
+        "board.allocated",
+    } <= set(steps)
+    assert steps[-1] == "certification.decided"
+    application = await case.application()
+    assert (application.state, application.stage) == (ApplicationState.DECIDED, Stage.DECIDED)
+    assert application.surveyor == "surveyor"
+    await record_history(worker, case, "new_decided")
+
+
+async def test_27_9_not_applicable_gets_a_denial_notice_with_reasons(
+    start: Callable[..., object], worker: Client, sessions: async_sessionmaker[AsyncSession],
+    record_history: Callable[..., object],
+) -> None:  # fmt: skip
+    await seed_insured(sessions)
+    await seed_board(sessions, [await today() + timedelta(days=20)])
+    case: CaseDriver = await start()  # type: ignore[operator]
+    await case.evidence(await today())
+    await case.complete(
+        TaskKind.PRIMARY_RESULT, primary_payload("0300000001", await today(), CareLevel.NOT_APPLICABLE)
+    )
+    await _decide_by_board(case, CareLevel.NOT_APPLICABLE, None, BOARD[:3])
+    outcome = await _result(worker, case)
+    assert outcome.level == CareLevel.NOT_APPLICABLE and outcome.valid_from is None
+    (notice,) = await _notices(sessions, case)
+    assert notice.kind == "certification_denial"
+    assert notice.data["reasons"][0].startswith("介護認定審査会の審査及び判定の結果")
+    await record_history(worker, case, "not_applicable")
+
+
+# ---------------------------------------------------------------------------------- board rules
+
+
+async def test_board_tie_is_broken_by_the_chair_and_change_needs_a_reason(
+    start: Callable[..., object], worker: Client, sessions: async_sessionmaker[AsyncSession],
+    record_history: Callable[..., object],
+) -> None:  # fmt: skip
+    await seed_insured(sessions)
+    await seed_board(sessions, [await today() + timedelta(days=20)])
+    case: CaseDriver = await start()  # type: ignore[operator]
+    await case.evidence(await today())
+    await case.complete(
+        TaskKind.PRIMARY_RESULT, primary_payload("0300000001", await today(), CareLevel.CARE_2)
+    )
+    # Four present, two against two: the chair's side (要介護3) carries (可否同数は議長の決するところ).
+    await case.vote("board-chair", CareLevel.CARE_3, 12)
+    await case.vote("board-b", CareLevel.CARE_3, 12)
+    await case.vote("board-c", CareLevel.CARE_2, 12)
+    await case.vote("board-d", CareLevel.CARE_2, 12)
+    with pytest.raises(ProblemError) as refused:
+        await case.close_board()  # 要介護3 ≠ 一次判定 要介護2: a reason is required
+    assert refused.value.status == 422 and refused.value.field == "payload.change_reason"
+    await case.close_board(change_reason="認知症による見守りの手間が一次判定に反映されていないため")
+    outcome = await _result(worker, case)
+    assert outcome.level == CareLevel.CARE_3
+    application = await case.application()
+    assert application.decision is not None and application.decision["change_reason"].startswith("認知症")
+    await record_history(worker, case, "board_tie")
+
+
+async def test_board_without_quorum_moves_the_case_to_the_next_meeting(
+    start: Callable[..., object], worker: Client, sessions: async_sessionmaker[AsyncSession],
+    record_history: Callable[..., object],
+) -> None:  # fmt: skip
+    await seed_insured(sessions)
+    first, second = await seed_board(
+        sessions, [await today() + timedelta(days=10), await today() + timedelta(days=17)]
+    )
+    case: CaseDriver = await start()  # type: ignore[operator]
+    await case.evidence(await today())
+    await case.complete(TaskKind.PRIMARY_RESULT, primary_payload("0300000001", await today()))
+    await case.vote("board-chair", CareLevel.CARE_2, 6)
+    await case.vote("board-b", CareLevel.CARE_2, 6)
+    await case.close_board()  # 2 of 5 present: no quorum (chair + majority)
+    await _decide_by_board(case, CareLevel.CARE_2, 6, BOARD[:3])
+    outcome = await _result(worker, case)
+    assert outcome.level == CareLevel.CARE_2
+    steps = await _events(sessions, case)
+    assert steps.count("board.allocated") == 2 and steps.count("board.tallied") == 2
+    async with sessions() as session:
+        used = (
+            await session.exec(
+                select(BoardAllocation.meeting_id).where(
+                    BoardAllocation.application_id == case.application_id
+                )
+            )
+        ).all()
+    assert sorted(used) == [first, second]
+    await record_history(worker, case, "no_quorum")
+
+
+async def test_members_from_the_applying_office_are_recused(
+    start: Callable[..., object], worker: Client, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await seed_insured(sessions)
+    await seed_board(sessions, [await today() + timedelta(days=20)])
+    case: CaseDriver = await start(**renewal_fields(await today() + timedelta(days=40)))  # type: ignore[operator]
+    await case.evidence(await today())
+    await case.complete(TaskKind.PRIMARY_RESULT, primary_payload("0300000001", await today()))
+    await case.open_task(TaskKind.BOARD_CLOSE)
+    assert not await case.has_open_for("board-e")  # board-e works for the office that applied
+    await _decide_by_board(case, CareLevel.CARE_2, 24, BOARD[:3])
+    outcome = await _result(worker, case)
+    # 更新: from the day after the current expiry (28条).
+    assert outcome.valid_from == await today() + timedelta(days=41)
+
+
+# -------------------------------------------------------------------------------- 30-day clock
+
+
+async def test_27_11_delay_notice_before_the_deadline_and_again_when_the_estimate_slips(
+    start: Callable[..., object], worker: Client, sessions: async_sessionmaker[AsyncSession],
+    time_skipping_env: WorkflowEnvironment, record_history: Callable[..., object],
+) -> None:  # fmt: skip
+    await seed_insured(sessions)
+    case: CaseDriver = await start()  # type: ignore[operator]
+    applied = await today()
+    deadline = decision_deadline(applied)
+    await time_skipping_env.sleep(timedelta(days=26))  # nothing decided as day 30 nears
+    first_estimate = deadline + timedelta(days=14)
+    await case.complete(
+        TaskKind.DELAY_ESTIMATE,
+        {"expected_by": first_estimate.isoformat(), "reason": "主治医意見書の提出が遅れているため"},
+    )
+    notices = await eventually(lambda: _notices(sessions, case))
+    assert [n.kind for n in notices] == ["postponement"]
+    assert notices[0].data["expected_by"] == first_estimate.isoformat()
+    # 27条12項: with a notice sent in time, deemed rejection only after the announced period.
+    deemed = await eventually(lambda: _deemed(case))
+    assert deemed == first_estimate + timedelta(days=1)
+
+    await time_skipping_env.sleep(timedelta(days=20))  # the estimate slipped
+    second_estimate = first_estimate + timedelta(days=10)
+    await case.complete(
+        TaskKind.DELAY_ESTIMATE,
+        {"expected_by": second_estimate.isoformat(), "reason": "審査会の再審査のため"},
+    )
+    both = await eventually(lambda: _count_notices(sessions, case, 2))
+    assert [n.kind for n in both] == ["postponement", "postponement"]
+    await certification.end_case(
+        temporal=worker, application=await case.application(), reason=EndReason.WITHDRAWN, actor="intake",
+        on=await today(), note=None,
+    )  # fmt: skip
+    await _result(worker, case)
+    await record_history(worker, case, "delay_notices")
+
+
+async def test_27_12_no_decision_and_no_notice_records_the_deemed_rejection_date(
+    start: Callable[..., object], worker: Client, sessions: async_sessionmaker[AsyncSession],
+    time_skipping_env: WorkflowEnvironment,
+) -> None:  # fmt: skip
+    await seed_insured(sessions)
+    case: CaseDriver = await start()  # type: ignore[operator]
+    deadline = decision_deadline(await today())
+    await time_skipping_env.sleep(timedelta(days=32))
+    assert await eventually(lambda: _deemed(case)) == deadline + timedelta(days=1)
+    await eventually(lambda: _has_event(sessions, case, "deadline.deemed_rejection"))
+    assert await case.has_open(TaskKind.DELAY_ESTIMATE)  # a late notice still informs the applicant
+    assert await _notices(sessions, case) == []
+
+
+async def test_27_11_renewal_with_consent_omits_the_delay_notice(
+    start: Callable[..., object], worker: Client, sessions: async_sessionmaker[AsyncSession],
+    time_skipping_env: WorkflowEnvironment,
+) -> None:  # fmt: skip
+    await seed_insured(sessions)
+    expiry, applied = await today() + timedelta(days=59), await today()
+    case: CaseDriver = await start(**renewal_fields(expiry), renewal_delay_consent=True)  # type: ignore[operator]
+    await time_skipping_env.sleep(timedelta(days=26))
+    expected = decision_deadline(applied) + timedelta(days=10)  # before the current expiry
+    await case.complete(
+        TaskKind.DELAY_ESTIMATE, {"expected_by": expected.isoformat(), "reason": "調査日程の調整のため"}
+    )
+    await eventually(lambda: _has_event(sessions, case, "delay_notice.omitted"))
+    assert await _notices(sessions, case) == []
+
+
+async def test_delay_estimate_must_lie_beyond_the_30_days(
+    start: Callable[..., object],
+    sessions: async_sessionmaker[AsyncSession],
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    await seed_insured(sessions)
+    case: CaseDriver = await start()  # type: ignore[operator]
+    applied = await today()
+    await time_skipping_env.sleep(timedelta(days=26))
+    with pytest.raises(ProblemError) as refused:
+        await case.complete(
+            TaskKind.DELAY_ESTIMATE,
+            {"expected_by": decision_deadline(applied).isoformat(), "reason": "x"},
+        )
+    assert refused.value.status == 422 and refused.value.field == "payload.expected_by"
+
+
+# ------------------------------------------------------------------------------- opinion reminder
+
+
+async def test_overdue_opinion_opens_a_reminder_task(
+    start: Callable[..., object],
+    sessions: async_sessionmaker[AsyncSession],
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    await seed_insured(sessions)
+    case: CaseDriver = await start()  # type: ignore[operator]
+    await case.complete(
+        TaskKind.OPINION_REQUEST,
+        {
+            "physician_name": "旭川 太郎",
+            "institution_name": "旭川中央病院",
+            "requested_on": (await today()).isoformat(),
+            "due_on": (await today() + timedelta(days=14)).isoformat(),
+        },
+    )
+    assert not await case.has_open(TaskKind.OPINION_REMINDER)
+    await time_skipping_env.sleep(timedelta(days=16))
+    reminder = await case.open_task(TaskKind.OPINION_REMINDER)
+    assert reminder.candidate_role == "intake"
+    await case.complete(
+        TaskKind.OPINION_REMINDER, {"reminded_on": (await today()).isoformat(), "method": "phone"}
+    )
+    async with sessions() as session:
+        receipt = (
+            await session.exec(
+                select(Task).where(Task.case_id == case.case_id, Task.kind == TaskKind.OPINION_RECEIPT)
+            )
+        ).one()
+    assert receipt.state == TaskState.OPEN and receipt.due_at is not None
+
+
+# ------------------------------------------------------------------------------------- endings
+
+
+async def test_withdrawal_closes_open_tasks_and_sends_nothing(
+    start: Callable[..., object], worker: Client, sessions: async_sessionmaker[AsyncSession],
+    record_history: Callable[..., object],
+) -> None:  # fmt: skip
+    await seed_insured(sessions)
+    case: CaseDriver = await start()  # type: ignore[operator]
+    await case.open_task(TaskKind.SURVEY)
+    outcome = await certification.end_case(
+        temporal=worker, application=await case.application(), reason=EndReason.WITHDRAWN, actor="intake",
+        on=await today(), note="本人の申出",
+    )  # fmt: skip
+    assert outcome.state == ApplicationState.ENDED and outcome.end_reason == EndReason.WITHDRAWN
+    async with sessions() as session:
+        states = {
+            t.kind: t.state
+            for t in (await session.exec(select(Task).where(Task.case_id == case.case_id))).all()
+        }
+    assert set(states.values()) == {TaskState.CANCELLED}
+    assert await _notices(sessions, case) == []
+    application = await case.application()
+    assert (application.state, application.end_reason, application.stage) == ("ended", "withdrawn", "ended")
+    with pytest.raises(ProblemError) as again:
+        await certification.end_case(
+            temporal=worker,
+            application=application,
+            reason=EndReason.DEATH,
+            actor="intake",
+            on=await today(),
+            note=None,
+        )
+    assert again.value.status == 409
+    await record_history(worker, case, "withdrawn")
+
+
+async def test_death_in_the_registry_ends_every_open_case(
+    start: Callable[..., object], worker: Client, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    atena_no = await seed_insured(sessions)
+    case: CaseDriver = await start()  # type: ignore[operator]
+    await case.open_task(TaskKind.SURVEY)
+    async with sessions() as session, session.begin():
+        ended = await certification.end_open_cases_of(
+            session=session,
+            temporal=worker,
+            atena_no=atena_no,
+            reason=EndReason.DEATH,
+            actor="intake",
+            on=await today(),
+        )
+    assert ended == [case.application_id]
+    assert (await _result(worker, case)).end_reason == EndReason.DEATH
+
+
+# ---------------------------------------------------------------------------- update validation
+
+
+async def test_invalid_payloads_and_closed_tasks_are_rejected_before_history(
+    start: Callable[..., object], worker: Client, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await seed_insured(sessions)
+    case: CaseDriver = await start()  # type: ignore[operator]
+    survey = await case.open_task(TaskKind.SURVEY)
+    with pytest.raises(ProblemError) as invalid:
+        await case.complete(TaskKind.SURVEY, {"schema_version": "2021"}, actor="surveyor")
+    assert invalid.value.status == 422
+    with pytest.raises(ProblemError):
+        await case.complete(TaskKind.SURVEY, {"answers": {}}, actor="surveyor")
+    history = await worker.get_workflow_handle(case.case_id).fetch_history()
+    # Rejected by the validator: no update was accepted, nothing about it is in the history.
+    assert not any(e.HasField("workflow_execution_update_accepted_event_attributes") for e in history.events)
+    await case.evidence(await today())
+    with pytest.raises(ProblemError) as closed:
+        await tasks.complete(temporal=worker, task=survey, actor="surveyor", payload={})
+    assert closed.value.status == 409
+    primary_wrong = primary_payload("0300000001", await today(), CareLevel.CARE_2) | {
+        "total_minutes": "20.0",
+        "meal_minutes": "20.0",
+    }
+    with pytest.raises(ProblemError) as contradict:
+        await case.complete(TaskKind.PRIMARY_RESULT, primary_wrong)
+    assert contradict.value.status == 422 and contradict.value.field == "payload.level"

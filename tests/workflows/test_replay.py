@@ -1,0 +1,38 @@
+"""Replay every recorded history (tests/histories/) against today's workflow code.
+
+A change that would make an in-flight case fail on a worker upgrade (non-determinism) fails here; guard such
+changes with `workflow.patched`. Regenerate histories with `RECORD_HISTORIES=1 pytest tests/workflows`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from kaigo import temporal_client
+from tests.conftest import TEST_SETTINGS
+from worker import WORKFLOWS
+
+HISTORIES = sorted((Path(__file__).resolve().parent.parent / "histories").glob("*.json"))
+
+
+def test_there_are_recorded_histories_for_each_path() -> None:
+    names = {p.stem for p in HISTORIES}
+    assert {
+        "certification_new_decided",
+        "certification_not_applicable",
+        "certification_board_tie",
+        "certification_no_quorum",
+        "certification_delay_notices",
+        "certification_withdrawn",
+    } <= names
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+async def test_history_replays_deterministically(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=temporal_client.data_converter(TEST_SETTINGS))
+    await replayer.replay_workflow(history)
