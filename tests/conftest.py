@@ -230,13 +230,33 @@ async def staff_tokens(
 
 
 @pytest.fixture
-def as_staff(app: FastAPI, staff_tokens: dict[str, str]) -> Iterator[Callable[[str], httpx.AsyncClient]]:
-    """`as_staff("intake").get(...)`: an API client carrying that account's bearer token."""
+def as_staff(
+    app: FastAPI, staff_tokens: dict[str, str], settings: Settings
+) -> Iterator[Callable[[str], httpx.AsyncClient]]:
+    """`as_staff("intake").get(...)`: an API client carrying that account's bearer token (any account the
+    test created works too, e.g. board members)."""
     clients: list[httpx.AsyncClient] = []
 
     def client_for(login_id: str) -> httpx.AsyncClient:
-        client = _client(app, {"Authorization": f"Bearer {staff_tokens[login_id]}"})
+        token = (
+            staff_tokens.get(login_id)
+            or issue_token(
+                secret=settings.secret_key, login_id=login_id, version=0, lifetime=timedelta(minutes=5)
+            )[0]
+        )
+        client = _client(app, {"Authorization": f"Bearer {token}"})
         clients.append(client)
         return client
 
     yield client_for
+
+
+@pytest.fixture
+async def running_worker(
+    dev_server_env: WorkflowEnvironment, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[None]:
+    """The production worker (every workflow and activity) polling this run's task queue on the dev server."""
+    from worker import build_worker
+
+    async with build_worker(dev_server_env.client, settings, sessions):
+        yield

@@ -222,5 +222,6 @@ async def import_primary_result(
         payload=mine[0].model_dump(mode="json"),
     )
     audit.record("primary.import", subject=application.atena_no, detail={"application_id": application_id})
-    session.expire_all()
-    return tasks.TaskPublic.of(await tasks.get(session=session, task_id=task.id), utcnow())
+    task_id = task.id
+    session.expire_all()  # the workflow's activity closed the task in another transaction
+    return tasks.TaskPublic.of(await tasks.get(session=session, task_id=task_id), utcnow())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Path, Response
@@ -12,12 +13,13 @@ from sqlmodel import select
 from api.auth import AuditDep, Principal, check_subject_access, deny, require
 from api.deps import ResourcesDep, SessionDep
 from api.errors import field_errors
+from kaigo.config import Settings
 from kaigo.errors import ProblemError
 from kaigo.security.permissions import SCOPED_ROLES, Permission, Role
 from models.certification import CertificationApplication
 from models.common import Page, utcnow
 from models.security import Staff
-from models.task import Task
+from models.task import Task, TaskState
 from models.task_kinds import TASK_KINDS, TaskKind, parse_payload
 from rules.certification import ApplicationKind
 from services import tasks
@@ -182,8 +184,12 @@ async def complete_task(
     spec = TASK_KINDS[kind]
     if not principal.has(spec.permission):
         await deny(resources, audit, f"{spec.label}を行う権限がありません", permission=spec.permission)
+    if task.state != TaskState.OPEN:
+        raise ProblemError(409, "task-closed", "このタスクは既に終了しています")
     if task.assignee != principal.login_id:
         raise ProblemError(409, "claim-first", "先にタスクを取得 (claim) してください")
+    if kind is TaskKind.OPINION_REQUEST and "due_on" not in payload and "requested_on" in payload:
+        payload = {**payload, "due_on": _opinion_due(payload["requested_on"], resources.settings)}
     try:
         parse_payload(kind, payload)
     except ValidationError as error:
@@ -239,3 +245,12 @@ async def _check_assignee_allowed(session: SessionDep, task: Task, login_id: str
                 "新規申請の認定調査は委託できません (介護保険法28条5項)。市の調査員を割り当ててください",
                 field="assignee",
             )
+
+
+def _opinion_due(requested_on: object, settings: Settings) -> str | None:
+    """The city's default due date for a 主治医意見書 (CERTIFICATION_POLICY; the law sets none)."""
+    try:
+        requested = date.fromisoformat(str(requested_on))
+    except ValueError:
+        return None  # the payload validation names the bad date
+    return (requested + timedelta(days=settings.certification_policy.opinion_due_days)).isoformat()

@@ -1,0 +1,220 @@
+"""The task inbox's HTTP contract: search and visibility, optimistic claims (If-Match → 412/428),
+completion refusals (409/422 with the field named), Idempotency-Key on intake, endings over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from models.task_kinds import TaskKind
+from tests.factories import insured_payload, person_payload
+from workflows.human_tasks import JST
+
+Client = Callable[[str], httpx.AsyncClient]
+
+
+def _today() -> date:
+    return datetime.now(JST).date()
+
+
+@pytest.fixture
+async def case(as_staff: Client, running_worker: None) -> dict[str, Any]:
+    intake = as_staff("intake")
+    atena = (await intake.post("/persons", json=person_payload())).json()["atena_no"]
+    insured_no = (await intake.post("/insured", json=insured_payload(atena))).json()["insured_no"]
+    body = {
+        "insured_no": insured_no,
+        "kind": "new",
+        "applied_on": _today().isoformat(),
+        "applicant_kind": "self",
+    }
+    response = await intake.post("/certification-applications", json=body)
+    assert response.status_code == 201, response.text
+    return {**response.json(), "atena_no": atena}
+
+
+async def _task(client: httpx.AsyncClient, case_id: str, kind: TaskKind) -> dict[str, Any]:
+    for _ in range(200):
+        items = (await client.post("/tasks/search", json={"case_id": case_id, "kind": kind})).json()["items"]
+        if items:
+            return items[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no {kind} task")
+
+
+async def test_search_filters_sorts_and_shows_due_dates(as_staff: Client, case: dict[str, Any]) -> None:
+    intake = as_staff("intake")
+    request = await _task(intake, case["workflow_id"], TaskKind.OPINION_REQUEST)
+    assert (
+        request["label"] == "主治医意見書の依頼"
+        and request["due_at"] is not None
+        and request["overdue"] is False
+    )
+    by_insured = await intake.post("/tasks/search", json={"insured_no": case["insured_no"], "sort": "due"})
+    kinds = [t["kind"] for t in by_insured.json()["items"]]
+    assert kinds == ["opinion_request"]  # the survey is for surveyors: not in the intake's inbox
+    everything = await as_staff("supervisor").post("/tasks/search", json={"insured_no": case["insured_no"]})
+    assert sorted(t["kind"] for t in everything.json()["items"]) == ["opinion_request", "survey"]
+    none_overdue = await as_staff("supervisor").post(
+        "/tasks/search", json={"overdue": True, "case_id": case["workflow_id"]}
+    )
+    assert none_overdue.json()["total"] == 0
+    bad = await intake.post("/tasks/search", json={"kind": "coffee", "size": 1000})
+    assert bad.status_code == 422
+    assert {e["field"] for e in bad.json()["errors"]} == {"kind", "size"}
+
+
+async def test_claim_needs_the_current_version(as_staff: Client, case: dict[str, Any]) -> None:
+    intake = as_staff("intake")
+    task = await _task(intake, case["workflow_id"], TaskKind.OPINION_REQUEST)
+    missing = await intake.post(f"/tasks/{task['id']}/claim")
+    assert missing.status_code == 428
+    stale = await intake.post(f"/tasks/{task['id']}/claim", headers={"If-Match": '"99"'})
+    assert stale.status_code == 412 and stale.json()["current_version"] == task["version"]
+    claimed = await intake.post(f"/tasks/{task['id']}/claim", headers={"If-Match": f'"{task["version"]}"'})
+    assert claimed.status_code == 200 and claimed.json()["assignee"] == "intake"
+    again = await intake.post(f"/tasks/{task['id']}/claim", headers={"If-Match": f'"{task["version"]}"'})
+    assert again.status_code == 412  # the first claim moved the version on
+    released = await intake.delete(
+        f"/tasks/{task['id']}/assignee", headers={"If-Match": claimed.headers["etag"]}
+    )
+    assert released.status_code == 200 and released.json()["assignee"] is None
+
+
+async def test_surveyors_cannot_claim_and_contractors_cannot_take_new_surveys(
+    as_staff: Client, case: dict[str, Any]
+) -> None:
+    survey = await _task(as_staff("supervisor"), case["workflow_id"], TaskKind.SURVEY)
+    self_claim = await as_staff("surveyor").post(f"/tasks/{survey['id']}/claim", headers={"If-Match": '"1"'})
+    assert self_claim.status_code in (403, 404)  # surveyors work on what they are assigned
+    to_contractor = await as_staff("supervisor").post(
+        f"/tasks/{survey['id']}/assignment", json={"assignee": "contractor"}, headers={"If-Match": '"1"'}
+    )
+    assert to_contractor.status_code == 422 and to_contractor.json()["errors"][0]["field"] == "assignee"
+    to_board = await as_staff("supervisor").post(
+        f"/tasks/{survey['id']}/assignment", json={"assignee": "board"}, headers={"If-Match": '"1"'}
+    )
+    assert to_board.status_code == 422 and "担当になれません" in to_board.json()["detail"]
+
+
+async def test_completion_refusals_name_the_problem(as_staff: Client, case: dict[str, Any]) -> None:
+    intake = as_staff("intake")
+    task = await _task(intake, case["workflow_id"], TaskKind.OPINION_REQUEST)
+    unclaimed = await intake.post(f"/tasks/{task['id']}/completion", json={"payload": {}})
+    assert unclaimed.status_code == 409 and "claim" in unclaimed.json()["detail"]
+    await intake.post(f"/tasks/{task['id']}/claim", headers={"If-Match": f'"{task["version"]}"'})
+    invalid = await intake.post(
+        f"/tasks/{task['id']}/completion",
+        json={"payload": {"physician_name": "", "requested_on": "2026-02-30"}},
+    )
+    assert invalid.status_code == 422
+    fields = {e["field"] for e in invalid.json()["problems"]}
+    assert {"payload.physician_name", "payload.requested_on", "payload.institution_name"} <= fields
+    wrong_role = await as_staff("restriction").post(f"/tasks/{task['id']}/completion", json={"payload": {}})
+    assert wrong_role.status_code in (403, 404)
+    ok = await intake.post(
+        f"/tasks/{task['id']}/completion",
+        json={
+            "payload": {
+                "physician_name": "旭川 太郎",
+                "institution_name": "旭川中央病院",
+                "requested_on": _today().isoformat(),
+            }
+        },
+    )
+    assert ok.status_code == 200 and ok.json()["state"] == "completed"
+    twice = await intake.post(f"/tasks/{task['id']}/completion", json={"payload": {}})
+    assert twice.status_code == 409
+
+
+async def test_idempotency_key_replays_success_and_refuses_other_content(
+    as_staff: Client, running_worker: None
+) -> None:
+    intake = as_staff("intake")
+    atena = (await intake.post("/persons", json=person_payload())).json()["atena_no"]
+    insured_no = (await intake.post("/insured", json=insured_payload(atena))).json()["insured_no"]
+    body = {
+        "insured_no": insured_no,
+        "kind": "new",
+        "applied_on": _today().isoformat(),
+        "applicant_kind": "self",
+    }
+    key = {"Idempotency-Key": "intake-2026-0001"}
+    first = await intake.post("/certification-applications", json=body, headers=key)
+    replay = await intake.post("/certification-applications", json=body, headers=key)
+    assert (first.status_code, replay.status_code) == (201, 201) and first.json()["id"] == replay.json()["id"]
+    other = await intake.post(
+        "/certification-applications", json={**body, "applicant_kind": "family"}, headers=key
+    )
+    assert other.status_code == 422 and other.json()["type"].endswith("idempotency-mismatch")
+    # Another staff member's key space is their own: the same key starts nothing for them here (no case).
+    clash = await as_staff("intake").post(
+        "/certification-applications", json=body, headers={"Idempotency-Key": "x"}
+    )
+    assert clash.status_code == 400  # too short a key
+    duplicate = await intake.post("/certification-applications", json=body)
+    assert duplicate.status_code == 409 and duplicate.json()["errors"][0]["field"] == "insured_no"
+
+
+async def test_second_category_needs_a_specified_disease(as_staff: Client, running_worker: None) -> None:
+    intake = as_staff("intake")
+    atena = (await intake.post("/persons", json=person_payload(birth_date="1970-04-03"))).json()["atena_no"]
+    insured = insured_payload(atena, category="2", acquired_on="2010-04-02", acquisition_reason="age_40")
+    insured_no = (await intake.post("/insured", json=insured)).json()["insured_no"]
+    body = {
+        "insured_no": insured_no,
+        "kind": "new",
+        "applied_on": _today().isoformat(),
+        "applicant_kind": "self",
+    }
+    refused = await intake.post("/certification-applications", json=body)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "specified_disease"
+    accepted = await intake.post(
+        "/certification-applications",
+        json={
+            **body,
+            "specified_disease": "16",
+            "medical_insurer_no": "06010014",
+            "medical_insurance_symbol": "12-345",
+        },
+    )
+    assert accepted.status_code == 201, accepted.text
+
+
+async def test_withdrawal_and_death_end_cases_over_http(as_staff: Client, case: dict[str, Any]) -> None:
+    intake = as_staff("intake")
+    withdrawn = await intake.post(
+        f"/certification-applications/{case['id']}/withdrawal",
+        json={"reason": "入院のため", "withdrawn_on": _today().isoformat()},
+    )
+    assert withdrawn.status_code == 200 and withdrawn.json()["state"] == "ended"
+    assert withdrawn.json()["end_reason"] == "withdrawn"
+    open_tasks = await as_staff("supervisor").post("/tasks/search", json={"case_id": case["workflow_id"]})
+    assert open_tasks.json()["total"] == 0
+    again = await intake.post(
+        f"/certification-applications/{case['id']}/withdrawal",
+        json={"reason": "重複", "withdrawn_on": _today().isoformat()},
+    )
+    assert again.status_code == 409
+
+    # A new application, then the registry records a death: the case ends without a notice.
+    body = {
+        "insured_no": case["insured_no"],
+        "kind": "new",
+        "applied_on": _today().isoformat(),
+        "applicant_kind": "self",
+    }
+    second = (await intake.post("/certification-applications", json=body)).json()
+    await _task(as_staff("supervisor"), second["workflow_id"], TaskKind.SURVEY)
+    death = await intake.post(
+        f"/persons/{case['atena_no']}/removal",
+        json={"removed_on": _today().isoformat(), "removal_reason": "death"},
+    )
+    assert death.status_code == 200
+    ended = (await intake.get(f"/certification-applications/{second['id']}")).json()
+    assert (ended["state"], ended["end_reason"]) == ("ended", "death")
