@@ -5,13 +5,16 @@ The names include kanji that break naive systems (髙, 﨑, 𠮷) on purpose.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kaigo.db import make_engine, make_sessionmaker, transaction
 from kaigo.security.permissions import ROLE_LABELS, Role
+from models.board import BoardMeeting, BoardPanel, BoardPanelMember, PanelRole
+from models.common import today_in_japan
 from models.registry import AcquisitionReason, Insured, InsuredCreate, Person, PersonCreate, Sex
 from models.security import Staff, StaffCreate
 from rules.insured_status import InsuredCategory, age_attained_on
@@ -75,10 +78,15 @@ DEMO_STAFF: list[tuple[str, str, Role, str | None]] = [
     ("surveyor", "調査 花子", Role.SURVEYOR, None),
     ("contractor", "委託 次郎", Role.SURVEYOR, "あさひかわ居宅介護支援センター (委託)"),
     ("board", "審査 三郎", Role.BOARD_MEMBER, None),
+    ("board2", "審査 次子", Role.BOARD_MEMBER, None),
+    ("board3", "審査 三太", Role.BOARD_MEMBER, None),
     ("restriction", "制限 四郎", Role.RESTRICTION, None),
     ("supervisor", "監督 五月", Role.SUPERVISOR, None),
     ("admin", "管理 六郎", Role.ADMIN, None),
 ]
+
+
+DEMO_PANEL = "第1合議体 (デモ)"
 
 
 def demo_password(login_id: str) -> str:
@@ -112,14 +120,35 @@ def demo_credentials_table() -> str:
     return "\n".join(["  demo staff (development only):", *rows])
 
 
+async def seed_demo_board(sessions: async_sessionmaker[AsyncSession], today: date) -> int:
+    """A panel of the three demo board members (board chairs it) meeting every Thursday for eight weeks."""
+    async with transaction(sessions) as session:
+        panel = (await session.exec(select(BoardPanel).where(BoardPanel.name == DEMO_PANEL))).first()
+        if panel is None:
+            panel = BoardPanel(name=DEMO_PANEL)
+            session.add(panel)
+            await session.flush()
+            for login_id in ("board", "board2", "board3"):
+                role = PanelRole.CHAIR if login_id == "board" else PanelRole.MEMBER
+                session.add(BoardPanelMember(panel_id=panel.id, login_id=login_id, role=role))  # type: ignore[arg-type]
+        held = set(
+            (await session.exec(select(BoardMeeting.held_on).where(BoardMeeting.panel_id == panel.id))).all()
+        )
+        thursdays = [today + timedelta(days=(3 - today.weekday()) % 7 + 7 * week) for week in range(8)]
+        new = [BoardMeeting(panel_id=panel.id, held_on=day) for day in thursdays if day not in held]  # type: ignore[arg-type]
+        session.add_all(new)
+        return len(new)
+
+
 async def seed_all(database_url: str, *, with_staff: bool) -> int:
-    """Demo residents, and demo staff accounts when `with_staff` (development only)."""
+    """Demo residents; in development also demo staff and a demo board with upcoming meetings."""
     engine = make_engine(database_url, pool_size=1)
     try:
         sessions = make_sessionmaker(engine)
         added = await seed_demo_residents(sessions)
         if with_staff:
             added += await seed_demo_staff(sessions)
+            added += await seed_demo_board(sessions, today_in_japan())
         return added
     finally:
         await engine.dispose()

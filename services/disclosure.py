@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kaigo.security.field_crypto import FieldCipher
+from models.certification import CertificationApplication
+from models.notice import NoticeRecord
 from models.registry import Insured, InsuredPublic
 from models.security import AuditEvent
 from models.task import Task
@@ -30,12 +32,28 @@ class TaskRecord(BaseModel):
     closed_at: datetime | None
 
 
+class ApplicationRecord(BaseModel):
+    id: str
+    kind: str
+    applied_on: date
+    state: str
+    decision: dict[str, object] | None
+
+
+class NoticeSummary(BaseModel):
+    kind: str
+    document_no: str
+    issued_on: date
+
+
 class DisclosureReport(BaseModel):
     generated_at: datetime
     atena_no: str
     person: dict[str, object]
     my_number: str | None  # full number only when the requesting staff may see it, else masked/None
     insured: InsuredPublic | None
+    applications: list[ApplicationRecord]
+    notices: list[NoticeSummary]
     tasks: list[TaskRecord]
     accesses: list[AccessRecord]
 
@@ -48,6 +66,20 @@ async def build_report(
     tasks = (
         await session.exec(
             select(Task).where(Task.subject_atena_no == atena_no).order_by(col(Task.created_at))
+        )
+    ).all()
+    applications = (
+        await session.exec(
+            select(CertificationApplication)
+            .where(CertificationApplication.atena_no == atena_no)
+            .order_by(col(CertificationApplication.applied_on))
+        )
+    ).all()
+    notices = (
+        await session.exec(
+            select(NoticeRecord)
+            .where(NoticeRecord.recipient_atena_no == atena_no)
+            .order_by(col(NoticeRecord.issued_on))
         )
     ).all()
     accesses = (
@@ -64,6 +96,8 @@ async def build_report(
         ),
         my_number=number,
         insured=registry.insured_public(insured, person) if insured else None,
+        applications=[ApplicationRecord.model_validate(a, from_attributes=True) for a in applications],
+        notices=[NoticeSummary.model_validate(n, from_attributes=True) for n in notices],
         tasks=[TaskRecord.model_validate(t, from_attributes=True) for t in tasks],
         accesses=[AccessRecord.model_validate(a, from_attributes=True) for a in accesses],
     )

@@ -396,14 +396,21 @@ class CertificationWorkflow:
             }  # fmt: skip
         period = {"valid_from": record.valid_from, "valid_to": record.valid_to}
         extras = {"board_opinion": close.board_opinion, "designated_services": close.service_types}
-        if self.inp.kind is ApplicationKind.CHANGE:
-            assert self.inp.previous_level is not None
+        previous = self.inp.previous_level
+        if (
+            self.inp.kind is ApplicationKind.CHANGE
+            and previous is not None
+            and previous.is_care == record.level.is_care
+        ):
             return "category_change", {
                 **common, **period, **extras, "basis": "application",
-                "previous_level": self.inp.previous_level, "new_level": record.level,
+                "previous_level": previous, "new_level": record.level,
             }  # fmt: skip
+        # A 区分変更 that crosses between 要介護 and 要支援 is decided as a new 認定 of the other kind
+        # (35条), so it is notified with the result notice, not as a change of 区分.
+        kind = ApplicationKind.NEW if self.inp.kind is ApplicationKind.CHANGE else self.inp.kind
         return "certification_result", {
-            **common, **period, **extras, "application_kind": self.inp.kind, "care_level": record.level,
+            **common, **period, **extras, "application_kind": kind, "care_level": record.level,
         }  # fmt: skip
 
     async def _notice(self, kind: str, data: dict[str, object]) -> NoticeIssued:

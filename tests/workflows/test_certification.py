@@ -322,6 +322,31 @@ async def test_members_from_the_applying_office_are_recused(
     assert outcome.valid_from == await today() + timedelta(days=41)
 
 
+async def test_29_change_of_level_gets_a_category_change_notice(
+    start: Callable[..., object], worker: Client, sessions: async_sessionmaker[AsyncSession],
+    record_history: Callable[..., object],
+) -> None:  # fmt: skip
+    await seed_insured(sessions)
+    await seed_board(sessions, [await today() + timedelta(days=20)])
+    change = {
+        "kind": "change",
+        "previous_level": CareLevel.CARE_2,
+        "previous_valid_to": await today() + timedelta(days=200),
+    }
+    case: CaseDriver = await start(**change)  # type: ignore[operator]
+    await case.evidence(await today())
+    await case.complete(
+        TaskKind.PRIMARY_RESULT, primary_payload("0300000001", await today(), CareLevel.CARE_3)
+    )
+    await _decide_by_board(case, CareLevel.CARE_3, 6, BOARD[:3])
+    outcome = await _result(worker, case)
+    assert outcome.level == CareLevel.CARE_3 and outcome.valid_from == await today()  # 29条2項→27条8項
+    (notice,) = await _notices(sessions, case)
+    assert notice.kind == "category_change"
+    assert (notice.data["previous_level"], notice.data["new_level"]) == ("要介護2", "要介護3")
+    await record_history(worker, case, "category_change")
+
+
 # -------------------------------------------------------------------------------- 30-day clock
 
 
