@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -65,9 +64,8 @@ def build_worker(client: Client, settings: Settings, sessions: async_sessionmake
         client,
         task_queue=settings.temporal_task_queue,
         workflows=WORKFLOWS,
+        # Every activity is async; the CPU-heavy one (PDF rendering) hands its work to a thread itself.
         activities=activities_for(settings, sessions),
-        # Rendering PDFs is CPU work: sync activities run on threads, never on the event loop.
-        activity_executor=ThreadPoolExecutor(max_workers=4),
         graceful_shutdown_timeout=timedelta(seconds=30),
     )
 

@@ -9,13 +9,16 @@ The audit trail is never purged: it holds 宛名番号 only, so it stays a compl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.case import CaseEvent
+from models.idempotency import IdempotencyRecord
 from models.registry import Person
+from models.security import RevokedToken
 from models.task import Task, TaskState
 
 
@@ -45,6 +48,14 @@ async def purge(*, session: AsyncSession, today: date, years: int, dry_run: bool
     tasks = (await session.exec(select(sa.func.count()).select_from(Task).where(stale_tasks))).one()
     if not dry_run:
         await session.exec(delete(Task).where(stale_tasks))
-        # Insured rows (and the encrypted 個人番号 on the person row) go with the person: ON DELETE CASCADE.
+        await session.exec(delete(CaseEvent).where(col(CaseEvent.subject_atena_no).in_(stale_people)))
+        # Insured rows, applications, certifications and notices go with the person (ON DELETE CASCADE),
+        # and so does the encrypted 個人番号 on the person row.
         await session.exec(delete(Person).where(col(Person.removed_on) < cutoff))
+        # Short-lived records: stored Idempotency-Key responses (24 h) and revocations of expired tokens.
+        now = datetime.now(UTC)
+        await session.exec(
+            delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) < now - timedelta(days=1))
+        )
+        await session.exec(delete(RevokedToken).where(col(RevokedToken.expires_at) < now))
     return PurgeResult(cutoff=cutoff, persons=people, tasks=tasks)
