@@ -3,6 +3,16 @@
 Importing this package registers every table on SQLModel.metadata (alembic and tests rely on that).
 """
 
-from models import board, case, certification, idempotency, notice, registry, security, task
+from models import board, case, certification, idempotency, notice, print_export, registry, security, task
 
-__all__ = ["board", "case", "certification", "idempotency", "notice", "registry", "security", "task"]
+__all__ = [
+    "board",
+    "case",
+    "certification",
+    "idempotency",
+    "notice",
+    "print_export",
+    "registry",
+    "security",
+    "task",
+]
