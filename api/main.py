@@ -25,6 +25,7 @@ from api.routes import (
     codec,
     disclosure,
     health,
+    notices,
     registry,
     staff,
     tasks,
@@ -49,6 +50,7 @@ ROUTERS = tuple(
         staff,
         audit,
         codec,
+        notices,
     )
 )
 

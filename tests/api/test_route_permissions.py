@@ -32,6 +32,9 @@ SAMPLE_PATH_VALUES = {
     "application_id": "0" * 32,
     "task_id": "00000000-0000-0000-0000-000000000000",
     "case_id": "certification-" + "0" * 32,
+    "notice_id": "0" * 32,
+    "export_id": "0" * 32,
+    "file_name": "expiry_reminder-00000000-001.pdf",
 }
 
 
