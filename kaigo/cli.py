@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from kaigo.cli_notices import notices_app
 from kaigo.config import Settings, get_settings
 
 # No rich tracebacks with locals: locals can hold personal data or secrets.
@@ -148,6 +149,8 @@ def purge(
         f"{verb} {result.persons} persons and {result.tasks} tasks (removed/closed before {result.cutoff})"
     )
 
+
+app.add_typer(notices_app, name="notices")
 
 staff_app = typer.Typer(help="職員アカウント", no_args_is_help=True)
 app.add_typer(staff_app, name="staff")

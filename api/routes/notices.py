@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Header, Path, Query, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import defer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -136,6 +137,7 @@ async def search_notices(
     rows = (
         await session.exec(
             select(NoticeRecord)
+            .options(defer(NoticeRecord.pdf), defer(NoticeRecord.data))  # type: ignore[arg-type]
             .where(*conditions)
             .order_by(col(NoticeRecord.issued_on).desc(), col(NoticeRecord.created_at).desc())
             .offset(paging.offset)
