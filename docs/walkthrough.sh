@@ -42,7 +42,7 @@ INTAKE=$(token intake); SUPERVISOR=$(token supervisor); SURVEYOR=$(token surveyo
 BOARD=$(token board); BOARD2=$(token board2); BOARD3=$(token board3)
 
 step "0. 宛名と被保険者を登録 (認定係)"
-ATENA="9${STAMP: -11}"; INSURED="9${STAMP: -9}"
+ATENA="8$STAMP"; INSURED="9${STAMP: -9}"
 call "$INTAKE" -X POST "$API/persons" -d "{\"atena_no\": \"$ATENA\", \"name_kanji\": \"髙﨑 𠮷子\",
   \"name_kana\": \"ﾀｶｻｷ ﾖｼｺ\", \"birth_date\": \"1941-04-03\", \"sex\": \"2\", \"postal_code\": \"070-0031\",
   \"address\": \"北海道旭川市一条通8丁目\"}" >/dev/null
@@ -95,7 +95,7 @@ done
 call "$INTAKE" "$API/cases/$CASE" | python3 -c '
 import json, sys
 for e in json.load(sys.stdin)["timeline"]:
-    print(f"  {e[\"at\"][:19]}  {e[\"actor\"]:<12} {e[\"step\"]}")'
+    print("  %s  %-12s %s" % (e["at"][:19], e["actor"], e["step"]))'
 NOTICE=$(call "$INTAKE" "$API/notices?case_id=$CASE" | field '["items"][0]["id"]')
 call "$INTAKE" "$API/notices/$NOTICE/pdf" > "$OUT/result-$APP_ID.pdf"
 echo "saved .data/walkthrough/result-$APP_ID.pdf"
