@@ -220,7 +220,7 @@ class CertificationWorkflow:
             await self._end()
         self.closed = True
         await clock
-        await self.book.cancel_all_open()  # e.g. a delay estimate no longer needed
+        await self.book.cancel_pending()  # e.g. a delay estimate no longer needed
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._outcome()
 
@@ -228,7 +228,7 @@ class CertificationWorkflow:
 
     async def _survey(self) -> None:
         due = deadline_after(self.inp.applied_on, self.inp.policy.survey_due_days)
-        task = await self.book.open(TaskKind.SURVEY, due=due)
+        task = await self.book.create(TaskKind.SURVEY, due=due)
         survey = await self.book.wait(task)
         assert isinstance(survey, SurveyRecord)
         self.survey, self.surveyor = survey, task.actor
@@ -236,19 +236,19 @@ class CertificationWorkflow:
 
     async def _physician_opinion(self) -> None:
         policy = self.inp.policy
-        request_task = await self.book.open(
+        request_task = await self.book.create(
             TaskKind.OPINION_REQUEST, due=deadline_after(self.inp.applied_on, policy.opinion_request_due_days)
         )
         request = await self.book.wait(request_task)
         assert isinstance(request, OpinionRequest)
         await self._patch(opinion_request=request.model_dump(mode="json"))
-        receipt = await self.book.open(TaskKind.OPINION_RECEIPT, due=request.due_on)
+        receipt = await self.book.create(TaskKind.OPINION_RECEIPT, due=request.due_on)
         # 督促: when the opinion is overdue, a reminder task; then again every reminder interval.
         next_check = at_business_hour(request.due_on + timedelta(days=1))
         reminder: OpenTask | None = None
         while (opinion := await self.book.wait(receipt, until=next_check)) is None:
             if reminder is None or reminder.result is not None:
-                reminder = await self.book.open(
+                reminder = await self.book.create(
                     TaskKind.OPINION_REMINDER, due=business_today() + timedelta(days=2)
                 )
             next_check = at_business_hour(
@@ -263,7 +263,7 @@ class CertificationWorkflow:
     # --------------------------------------------------------------------------------- 一次判定
 
     async def _primary(self) -> PrimaryResultRecord:
-        task = await self.book.open(
+        task = await self.book.create(
             TaskKind.PRIMARY_RESULT, due=business_today() + timedelta(days=self.inp.policy.primary_due_days)
         )
         result = await self.book.wait(task)
@@ -317,7 +317,7 @@ class CertificationWorkflow:
                 **ACTIVITY_OPTIONS,
             )
             if slot is None:  # no meeting with room: the secretariat schedules one, then we try again
-                await self.book.wait(await self.book.open(TaskKind.BOARD_SCHEDULING, due=business_today()))
+                await self.book.wait(await self.book.create(TaskKind.BOARD_SCHEDULING, due=business_today()))
                 continue
             self.slot, self.votes = slot, {}
             self.recused |= set(slot.recused)
@@ -329,10 +329,10 @@ class CertificationWorkflow:
             await self.book.event(f"allocated:{slot.meeting_id}", "board.allocated", "system", allocated)
             await self._stage(Stage.BOARD, due=slot.held_on, details=f"審査会 {slot.held_on:%m/%d} 予定")
             vote_tasks = [
-                await self.book.open(TaskKind.BOARD_VOTE, due=slot.held_on, assignee=seat.login_id)
+                await self.book.create(TaskKind.BOARD_VOTE, due=slot.held_on, assignee=seat.login_id)
                 for seat in slot.seats
             ]
-            close_task = await self.book.open(TaskKind.BOARD_CLOSE, due=slot.held_on, assignee=slot.chair)
+            close_task = await self.book.create(TaskKind.BOARD_CLOSE, due=slot.held_on, assignee=slot.chair)
             close = await self.book.wait(close_task)
             assert isinstance(close, BoardClosePayload)
             for task in vote_tasks:  # members who did not vote were absent
@@ -454,7 +454,7 @@ class CertificationWorkflow:
             return
         deemed_recorded = False
         while not self.closed:
-            task = await self.book.open(
+            task = await self.book.create(
                 TaskKind.DELAY_ESTIMATE, due=max(deadline, business_today()), priority=90
             )
             estimate: DelayEstimate | None = None
@@ -518,7 +518,7 @@ class CertificationWorkflow:
 
     async def _end(self) -> None:
         assert self.ended is not None
-        await self.book.cancel_all_open(self.ended.actor)
+        await self.book.cancel_pending(self.ended.actor)
         await self._patch(state=ApplicationState.ENDED, end_reason=self.ended.reason)
         await self._stage(Stage.ENDED)
         await self.book.event(

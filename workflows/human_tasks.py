@@ -82,7 +82,7 @@ class TaskBook:
     is_stopped: Callable[[], bool]  # the case ended or closed: waits stop, completions are refused
     tasks: dict[str, OpenTask] = field(default_factory=dict)
 
-    async def open(
+    async def create(
         self, kind: TaskKind, *, due: date | None, assignee: str | None = None, priority: int = 50
     ) -> OpenTask:
         task = OpenTask(str(workflow.uuid4()), kind, assignee)
@@ -146,7 +146,7 @@ class TaskBook:
                 **ACTIVITY_OPTIONS,
             )
 
-    async def cancel_all_open(self, actor: str = "system") -> None:
+    async def cancel_pending(self, actor: str = "system") -> None:
         for task in list(self.tasks.values()):
             await self.cancel(task, actor)
 
