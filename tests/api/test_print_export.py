@@ -240,6 +240,31 @@ async def test_api_jobs_are_limited_to_modest_sizes(
     assert refused.value.code == "export-too-large" and refused.value.field == "issued_to"
 
 
+async def test_a_file_whose_notices_were_purged_is_gone_not_rebuilt_differently(
+    as_staff: Callable[[str], httpx.AsyncClient],
+    issued: list[NoticeRecord],
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from models.common import today_in_japan
+    from services import retention
+
+    supervisor = as_staff("supervisor")
+    job = (await supervisor.post("/notice-exports", json=_request(batch_size=500))).json()
+    gone = issued[3].recipient_atena_no
+    removal = await as_staff("intake").post(
+        f"/persons/{gone}/removal", json={"removed_on": "2015-04-01", "removal_reason": "moved_out"}
+    )
+    assert removal.status_code == 200, removal.text
+    async with sessions() as session, session.begin():
+        purged = await retention.purge(session=session, today=today_in_japan(), years=5, dry_run=False)
+    assert purged.persons == 1
+    for file in job["batches"][0]["files"]:
+        response = await supervisor.get(f"/notice-exports/{job['id']}/files/{file['name']}")
+        assert response.status_code == 410, response.text
+    after = (await supervisor.get(f"/notice-exports/{job['id']}")).json()
+    assert after["batches"] == job["batches"]  # what left stays on record
+
+
 # ---------------------------------------------------------------------------- resumable, to a directory
 
 
