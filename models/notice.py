@@ -24,6 +24,8 @@ class NoticeRecord(SQLModel, table=True):
         sa.Index("ix_notice_case", "case_id"),
         sa.Index("ix_notice_recipient", "recipient_atena_no", "issued_on"),
         sa.Index("ix_notice_postal", "postal_code"),
+        sa.Index("ix_notice_kind_issued", "kind", "issued_on"),  # print export selection
+        sa.Index("ix_notice_insured", "insured_no"),  # GET /notices?insured_no=
     )
 
     id: str = Field(primary_key=True, max_length=32)
