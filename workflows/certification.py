@@ -13,7 +13,9 @@ every legal rule from rules/. Workflow ID: `certification-<application id>`.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from datetime import date, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
@@ -98,11 +100,15 @@ class CertificationWorkflow:
         self.notice_ids: list[str] = []
         self.notice_seq = 0
         self.record: CertificationRecord | None = None
+        self.deciding = False
 
     # ------------------------------------------------------------------------------------- updates
 
     @workflow.update
     async def complete_task(self, request: CompleteTask) -> TaskCompleted:
+        pending = self.book.tasks[request.task_id]
+        if pending.kind is TaskKind.BOARD_CLOSE and self._tally().decided:
+            self.deciding = True  # set before any await: a 取下げ arriving from now on comes too late
         task = await self.book.complete(request)
         if task.kind is TaskKind.BOARD_VOTE and self.slot is not None:
             vote = task.result
@@ -183,7 +189,8 @@ class CertificationWorkflow:
 
     @end_case.validator
     def _validate_end(self, request: EndCase) -> None:
-        if self.closed or self.ended is not None:
+        # Once the board has decided, the decision stands and is notified: 取下げ is too late.
+        if self.closed or self.ended is not None or self.record is not None or self.deciding:
             raise ApplicationError("このケースは既に終了しています", type=CASE_CLOSED, non_retryable=True)
         if request.reason not in set(EndReason):
             raise invalid_payload([("reason", "終了の理由が正しくありません")])
@@ -210,7 +217,7 @@ class CertificationWorkflow:
         try:
             await self.book.event("opened", "application.received", "system", {"kind": inp.kind})
             await self._stage(Stage.SURVEY_AND_OPINION, due=self._deadline())
-            await asyncio.gather(self._survey(), self._physician_opinion())
+            await self._in_parallel(self._survey(), self._physician_opinion())
             await self._stage(Stage.PRIMARY)
             self.primary = await self._primary()
             await self._stage(Stage.BOARD)
@@ -223,6 +230,14 @@ class CertificationWorkflow:
         await self.book.cancel_pending()  # e.g. a delay estimate no longer needed
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._outcome()
+
+    @staticmethod
+    async def _in_parallel(*branches: Coroutine[Any, Any, None]) -> None:
+        """Run branches together; when the case ends every branch stops, and CaseEnded is raised once."""
+        outcomes = await asyncio.gather(*branches, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     # ------------------------------------------------------------------------------ survey, opinion
 
@@ -335,9 +350,11 @@ class CertificationWorkflow:
             close_task = await self.book.create(TaskKind.BOARD_CLOSE, due=slot.held_on, assignee=slot.chair)
             close = await self.book.wait(close_task)
             assert isinstance(close, BoardClosePayload)
+            if self.ended is not None:  # ended while the chair was closing: no decision
+                raise CaseEnded
+            decision = self._tally()
             for task in vote_tasks:  # members who did not vote were absent
                 await self.book.cancel(task)
-            decision = self._tally()
             tally = {"outcome": decision.outcome, "level": decision.level, "votes": len(self.votes)}
             await self.book.event(
                 f"tally:{slot.meeting_id}", "board.tallied", close_task.actor or "system", tally
@@ -470,8 +487,8 @@ class CertificationWorkflow:
                 elif not self.closed and not deemed_recorded:
                     deemed_recorded = True  # 27条12項: no decision and no notice within 30 days
                     await self._record_deemed_rejection()
-            if estimate is None or self.closed:
-                return
+            if estimate is None or self.closed or self.ended is not None:
+                return  # a case that ended gets no further letters
             await self._send_delay_notice(estimate, within_deadline=business_today() <= deadline)
             if await self._until(estimate.expected_by + timedelta(days=1)):
                 return

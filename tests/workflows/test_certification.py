@@ -268,6 +268,16 @@ async def test_board_tie_is_broken_by_the_chair_and_change_needs_a_reason(
         await case.close_board()  # 要介護3 ≠ 一次判定 要介護2: a reason is required
     assert refused.value.status == 422 and refused.value.field == "payload.change_reason"
     await case.close_board(change_reason="認知症による見守りの手間が一次判定に反映されていないため")
+    with pytest.raises(ProblemError) as too_late:  # the board has decided: the decision is notified
+        await certification.end_case(
+            temporal=worker,
+            application=await case.application(),
+            reason=EndReason.WITHDRAWN,
+            actor="intake",
+            on=await today(),
+            note=None,
+        )
+    assert too_late.value.status == 409
     outcome = await _result(worker, case)
     assert outcome.level == CareLevel.CARE_3
     application = await case.application()
