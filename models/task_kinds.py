@@ -82,6 +82,10 @@ class BoardClosePayload(BaseModel):
         default_factory=list, max_length=10, description="サービスの種類の指定 (37条)"
     )
     change_reason: Remarks | None = Field(default=None, description="一次判定を変更した理由")
+    specified_disease_confirmed: bool | None = Field(
+        default=None,
+        description="第2号: 要介護状態の原因が特定疾病によると確認したか (第2号では必須、7条3項2号)",
+    )
 
 
 class DelayEstimate(BaseModel):

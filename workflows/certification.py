@@ -73,8 +73,10 @@ with workflow.unsafe.imports_passed_through():
         validate_validity_months,
         validity_period,
     )
+    from rules.insured_status import InsuredCategory
     from rules.primary_determination import CareLevel, validate_primary_result
     from rules.simplified_review import SimplifiedReviewCase, simplified_review_eligibility
+    from rules.specified_diseases import second_category_eligible
 
 
 @workflow.defn
@@ -135,6 +137,12 @@ class CertificationWorkflow:
 
     def _check_payload(self, task: OpenTask, payload: BaseModel) -> None:
         """Checks that need the case's state (the payload's own shape is already validated)."""
+        if isinstance(payload, PhysicianOpinion) and not second_category_eligible(
+            self.inp.category, payload.specified_disease
+        ):
+            raise invalid_payload(
+                [("specified_disease", "第2号被保険者の意見書には特定疾病の記載が必要です")]
+            )
         if isinstance(payload, PrimaryResultRecord):
             self._check_primary(payload)
         elif isinstance(payload, BoardVotePayload) and payload.validity_months is not None:
@@ -177,6 +185,9 @@ class CertificationWorkflow:
         assert self.slot is not None and self.primary is not None
         if self.slot.chair not in self.votes:
             raise invalid_payload([("votes", "合議体長の判定を先に入力してください")])
+        if self.inp.category is InsuredCategory.SECOND and close.specified_disease_confirmed is None:
+            message = "第2号被保険者は、原因が特定疾病によるかを確認してください"
+            raise invalid_payload([("specified_disease_confirmed", message)])
         decision = self._tally()
         if decision.decided and decision.level != self.primary.level and not close.change_reason:
             raise invalid_payload([("change_reason", "一次判定を変更する場合は変更理由を記入してください")])
@@ -367,7 +378,11 @@ class CertificationWorkflow:
 
     async def _decide(self, decision: board_rules.BoardDecision, close: BoardClosePayload) -> None:
         assert decision.level is not None and self.primary is not None
-        level = decision.level
+        # 第2号: a state not caused by a 特定疾病 is not a 要介護状態 under 7条3項2号, whatever its degree.
+        not_by_disease = (
+            self.inp.category is InsuredCategory.SECOND and close.specified_disease_confirmed is False
+        )
+        level = CareLevel.NOT_APPLICABLE if not_by_disease else decision.level
         decided_on = business_today()
         valid_from = valid_to = None
         if level is not CareLevel.NOT_APPLICABLE:
@@ -406,6 +421,10 @@ class CertificationWorkflow:
             reasons = [
                 "介護認定審査会の審査及び判定の結果、要介護状態及び要支援状態のいずれにも該当しないと認められたため。"
             ]
+            if close.specified_disease_confirmed is False:
+                reasons = [
+                    "要介護状態又は要支援状態の原因である身体上又は精神上の障害が、特定疾病によるものと認められないため。"
+                ]
             if close.change_reason:
                 reasons.append(close.change_reason)
             return "certification_denial", {

@@ -37,10 +37,12 @@ from tests.certification_helpers import (
     BOARD,
     CaseDriver,
     eventually,
+    opinion_payload,
     primary_payload,
     renewal_fields,
     seed_board,
     seed_insured,
+    survey_payload,
 )
 from worker import WORKFLOWS, activities_for
 from workflows.human_tasks import JST
@@ -355,6 +357,49 @@ async def test_29_change_of_level_gets_a_category_change_notice(
     assert notice.kind == "category_change"
     assert (notice.data["previous_level"], notice.data["new_level"]) == ("要介護2", "要介護3")
     await record_history(worker, case, "category_change")
+
+
+async def test_7_3_2_second_category_needs_a_specified_disease_confirmed_by_the_board(
+    start: Callable[..., object], worker: Client, sessions: async_sessionmaker[AsyncSession],
+    record_history: Callable[..., object],
+) -> None:  # fmt: skip
+    await seed_insured(sessions, insured_no="0300000002", category="2")
+    await seed_board(sessions, [await today() + timedelta(days=20)])
+    second = {
+        "specified_disease": "16",
+        "medical_insurer_no": "06010014",
+        "medical_insurance_symbol": "12-345",
+    }
+    case: CaseDriver = await start("0300000002", **second)  # type: ignore[operator]
+    await case.complete(TaskKind.SURVEY, survey_payload(await today()), actor="surveyor")
+    await case.complete(
+        TaskKind.OPINION_REQUEST,
+        {
+            "physician_name": "旭川 太郎",
+            "institution_name": "旭川中央病院",
+            "requested_on": (await today()).isoformat(),
+        },
+    )
+    with pytest.raises(ProblemError) as no_disease:  # the physician must name the 特定疾病
+        await case.complete(TaskKind.OPINION_RECEIPT, opinion_payload(await today()))
+    assert no_disease.value.field == "payload.specified_disease"
+    await case.complete(
+        TaskKind.OPINION_RECEIPT, opinion_payload(await today()) | {"specified_disease": "16"}
+    )
+    await case.complete(
+        TaskKind.PRIMARY_RESULT, primary_payload("0300000002", await today(), CareLevel.CARE_2)
+    )
+    for member in BOARD[:3]:
+        await case.vote(member, CareLevel.CARE_2, 6)
+    with pytest.raises(ProblemError) as unconfirmed:
+        await case.close_board()
+    assert unconfirmed.value.field == "payload.specified_disease_confirmed"
+    await case.close_board(specified_disease_confirmed=False)
+    outcome = await _result(worker, case)
+    assert outcome.level == CareLevel.NOT_APPLICABLE  # not caused by a 特定疾病: not certified
+    (notice,) = await _notices(sessions, case)
+    assert notice.kind == "certification_denial" and "特定疾病" in notice.data["reasons"][0]
+    await record_history(worker, case, "second_category_not_by_disease")
 
 
 # -------------------------------------------------------------------------------- 30-day clock
