@@ -409,8 +409,8 @@ class CertificationWorkflow:
         await self._patch(
             state=ApplicationState.DECIDED, decision={**decision_json, "change_reason": close.change_reason}
         )
-        await self._stage(Stage.DECIDED)
         await self.book.event("decided", "certification.decided", "system", {"level": level})
+        await self._stage(Stage.DECIDED)  # last: readers that wait for this stage see the whole timeline
 
     def _decision_notice(
         self, record: CertificationRecord, close: BoardClosePayload
@@ -556,13 +556,13 @@ class CertificationWorkflow:
         assert self.ended is not None
         await self.book.cancel_pending(self.ended.actor)
         await self._patch(state=ApplicationState.ENDED, end_reason=self.ended.reason)
-        await self._stage(Stage.ENDED)
         await self.book.event(
             "ended",
             "case.ended",
             self.ended.actor,
             {"reason": self.ended.reason, "on": self.ended.on.isoformat()},
         )
+        await self._stage(Stage.ENDED)  # last, as for a decision
 
     def _outcome(self) -> CertificationOutcome:
         record = self.record
