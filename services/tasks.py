@@ -84,6 +84,14 @@ class TaskVisibility(BaseModel):
     sees_all: bool  # task:assign holders (supervisors) see every task
     claimable_roles: list[str]  # roles whose unassigned tasks the caller may see and claim
 
+    def allows(self, task: Task) -> bool:
+        """The same rule as `_visible`, for one task already loaded."""
+        return (
+            self.sees_all
+            or task.assignee == self.login_id
+            or (task.assignee is None and task.candidate_role in self.claimable_roles)
+        )
+
 
 def _visible(who: TaskVisibility) -> sa.ColumnElement[bool]:
     if who.sees_all:

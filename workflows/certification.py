@@ -548,7 +548,7 @@ class CertificationWorkflow:
         if within_deadline:
             self.delay_notices.append(DelayNotice(sent_on=sent_on, expected_by=estimate.expected_by))
         await self._patch(deemed_rejection_on=deemed_rejection_date(self.inp.applied_on, self.delay_notices))
-        await self._set_due(estimate.expected_by)
+        self._set_search(None, estimate.expected_by)
 
     # ------------------------------------------------------------------------------------ ending
 
@@ -592,9 +592,6 @@ class CertificationWorkflow:
         if due is not None:
             updates.append(sa.DUE_DATE.value_set(at_business_hour(due, 17)))
         workflow.upsert_search_attributes(updates)
-
-    async def _set_due(self, due: date) -> None:
-        self._set_search(None, due)
 
     async def _stage(self, stage: Stage, *, due: date | None = None, details: str | None = None) -> None:
         self._set_search(stage, due)

@@ -40,15 +40,6 @@ def _visibility(principal: Principal) -> tasks.TaskVisibility:
     )
 
 
-def _may_see(principal: Principal, task: Task) -> bool:
-    who = _visibility(principal)
-    return (
-        who.sees_all
-        or task.assignee == who.login_id
-        or (task.assignee is None and task.candidate_role in who.claimable_roles)
-    )
-
-
 def _with_etag(response: Response, task: Task) -> tasks.TaskPublic:
     response.headers["ETag"] = f'"{task.version}"'
     return tasks.TaskPublic.of(task, utcnow())
@@ -58,7 +49,7 @@ async def _visible_task(
     session: SessionDep, resources: ResourcesDep, audit: AuditDep, principal: Principal, task_id: uuid.UUID
 ) -> Task:
     task = await tasks.get(session=session, task_id=task_id)
-    if not _may_see(principal, task):
+    if not _visibility(principal).allows(task):
         await deny(
             resources,
             audit,

@@ -9,7 +9,6 @@ from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -52,14 +51,12 @@ class InsuredProbeWorkflow:
             start_to_close_timeout=timedelta(seconds=10),
         )
         workflow.upsert_search_attributes(
-            TypedSearchAttributes(
-                [
-                    search_attributes.CASE_TYPE.value_set("probe"),
-                    search_attributes.CASE_STAGE.value_set("checked"),
-                    search_attributes.INSURED_NUMBER.value_set(insured_no),
-                    search_attributes.DUE_DATE.value_set(datetime(2026, 12, 1, tzinfo=workflow.now().tzinfo)),
-                ]
-            )
+            [
+                search_attributes.CASE_TYPE.value_set("probe"),
+                search_attributes.CASE_STAGE.value_set("checked"),
+                search_attributes.INSURED_NUMBER.value_set(insured_no),
+                search_attributes.DUE_DATE.value_set(datetime(2026, 12, 1, tzinfo=workflow.now().tzinfo)),
+            ]
         )
         return status
 
@@ -80,12 +77,10 @@ class ResidentLetterWorkflow:
     @workflow.run
     async def run(self, letter: ResidentLetter) -> ResidentLetter:
         workflow.upsert_search_attributes(
-            TypedSearchAttributes(
-                [
-                    search_attributes.CASE_TYPE.value_set("probe"),
-                    search_attributes.INSURED_NUMBER.value_set(letter.insured_no),
-                ]
-            )
+            [
+                search_attributes.CASE_TYPE.value_set("probe"),
+                search_attributes.INSURED_NUMBER.value_set(letter.insured_no),
+            ]
         )
         if letter.fail:
             raise ApplicationError(f"{letter.name} さんへの通知に失敗しました", non_retryable=True)
