@@ -1,4 +1,4 @@
-"""The kaigo-flow Temporal worker: every workflow and activity on one task queue.
+"""The kaigo-flow Temporal worker: every procedure workflow and its activities, plus the notice renderers.
 
 Stateless: run as many as the CPU needs (docker compose `--scale worker=N`); Temporal spreads the work.
 SIGTERM/SIGINT stop polling and let running activities finish (graceful_shutdown_timeout).
@@ -20,43 +20,40 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.cases import CaseActivities
 from activities.notices import NoticeActivities
 from activities.registry import RegistryActivities
+from activities.steps import StepActivities
 from kaigo import temporal_client
 from kaigo.config import Settings, get_settings
 from kaigo.db import make_engine, make_sessionmaker
 from kaigo.logs import configure_logging
 from kaigo.search_attributes import ensure_search_attributes
-from workflows.certification import CertificationWorkflow
+from models.procedure import notice_task_queue
+from procedures import PROCEDURES
 
 log = structlog.get_logger("kaigo.worker")
 
 HEARTBEAT_INTERVAL_S = 15.0
 
 
-def activities_for(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession]
-) -> list[Callable[..., Any]]:
-    registry, cases, notices = (
-        RegistryActivities(sessions),
-        CaseActivities(sessions),
-        NoticeActivities(sessions, settings),
-    )
+def activities_for(sessions: async_sessionmaker[AsyncSession]) -> list[Callable[..., Any]]:
+    """The procedures' queue: every step's write, each procedure's own activities, registry look-ups."""
+    steps = StepActivities(sessions, {case_type: p.read_model for case_type, p in PROCEDURES.items()})
     return [
-        registry.get_insured_status,
-        cases.open_task,
-        cases.close_task,
-        cases.record_case_event,
-        cases.update_application,
-        cases.save_certification,
-        cases.allocate_board_meeting,
-        cases.record_board_vote,
-        notices.issue_notice,
+        steps.apply_step,
+        RegistryActivities(sessions).get_insured_status,
+        *(activity for p in PROCEDURES.values() for activity in p.activities(sessions)),
     ]
 
 
-WORKFLOWS = [CertificationWorkflow]
+def notice_activities_for(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> list[Callable[..., Any]]:
+    """The notices' queue (models.procedure.notice_task_queue): rendering, kept off the workflow workers."""
+    return [NoticeActivities(sessions, settings).issue_notice]
+
+
+WORKFLOWS = [p.workflow for p in PROCEDURES.values()]
 
 
 def build_worker(client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Worker:
@@ -64,8 +61,18 @@ def build_worker(client: Client, settings: Settings, sessions: async_sessionmake
         client,
         task_queue=settings.temporal_task_queue,
         workflows=WORKFLOWS,
-        # Every activity is async; the CPU-heavy one (PDF rendering) hands its work to a thread itself.
-        activities=activities_for(settings, sessions),
+        activities=activities_for(sessions),
+        graceful_shutdown_timeout=timedelta(seconds=30),
+    )
+
+
+def build_notice_worker(
+    client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=notice_task_queue(settings.temporal_task_queue),
+        activities=notice_activities_for(settings, sessions),
         graceful_shutdown_timeout=timedelta(seconds=30),
     )
 
@@ -74,7 +81,9 @@ async def run(settings: Settings) -> None:
     client = await temporal_client.connect(settings)
     await ensure_search_attributes(client, settings.temporal_namespace)
     engine = make_engine(settings.require_database_url())
-    worker = build_worker(client, settings, make_sessionmaker(engine))
+    sessions = make_sessionmaker(engine)
+    worker = build_worker(client, settings, sessions)
+    notice_worker = build_notice_worker(client, settings, sessions)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -82,7 +91,7 @@ async def run(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
 
     try:
-        async with worker:
+        async with worker, notice_worker:
             log.info("worker_started", task_queue=settings.temporal_task_queue)
             await _heartbeat_until(stop, settings.worker_heartbeat_file)
             log.info("worker_stopping")

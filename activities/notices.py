@@ -10,9 +10,10 @@ from temporalio.exceptions import ApplicationError
 
 from kaigo.config import Settings
 from kaigo.errors import ProblemError
-from models.workflow_io import IssueNoticeRequest, NoticeIssued
+from models.procedure import IssueNoticeRequest, NoticeIssued
 from notices.catalogue import NoticeDataError
 from notices.models.common import Issuer
+from notices.render import UnprintableCharacterError
 from services import notices
 
 
@@ -37,7 +38,7 @@ class NoticeActivities:
                     case_id=request.case_id,
                     replaces_id=request.replaces_notice_id,
                 )
-        except (NoticeDataError, ProblemError) as error:
+        except (NoticeDataError, UnprintableCharacterError, ProblemError) as error:
             # Wrong data will not get better by retrying: fail loudly, the case shows it in the Temporal UI.
             raise ApplicationError(str(error), type=type(error).__name__, non_retryable=True) from error
         return NoticeIssued(notice_id=record.id, document_no=record.document_no, sha256=record.sha256)

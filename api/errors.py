@@ -138,7 +138,7 @@ def field_errors(errors: list[dict[str, Any]]) -> list[FieldError]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
-        errors = [FieldError(field=exc.field, message=exc.detail)] if exc.field else []
+        errors = [FieldError(field=field, message=message) for field, message in exc.fields]
         return problem_response(
             request, exc.status, exc.code, exc.detail, errors=errors, headers=exc.headers, extra=exc.extra
         )

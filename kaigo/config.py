@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from kaigo.policy import Policy
+from models.certification import CertificationPolicy
 
 Environment = Literal["development", "test", "production"]
 
@@ -71,7 +71,9 @@ class Settings(BaseSettings):
 
     office_code: str = Field(default="honcho", pattern=r"^[a-z0-9-]{1,32}$")
     insurer_no: str = Field(default="012047", pattern=r"^[0-9]{6}$")  # 保険者番号 (旭川市)
-    certification_policy: Policy = Field(default_factory=Policy)  # JSON, e.g. {"opinion_due_days": 10}
+    certification_policy: CertificationPolicy = Field(
+        default_factory=CertificationPolicy
+    )  # JSON, e.g. {"opinion_due_days": 10}
 
     # Printed on every notice (通知書): the issuing city, its mayor, the desk to contact, and the prefecture's
     # review board named in the 教示 (appeal instructions).

@@ -54,7 +54,10 @@ class BoardAllocation(SQLModel, table=True):
     """One case on one meeting's agenda (re-allocated when a meeting had no quorum)."""
 
     __tablename__ = "board_allocation"
-    __table_args__ = (sa.UniqueConstraint("application_id", "meeting_id", name="uq_board_allocation"),)
+    __table_args__ = (
+        sa.UniqueConstraint("application_id", "meeting_id", name="uq_board_allocation"),
+        sa.UniqueConstraint("meeting_id", "agenda_no", name="uq_board_allocation_agenda"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     application_id: str = Field(
@@ -63,6 +66,7 @@ class BoardAllocation(SQLModel, table=True):
         )
     )
     meeting_id: int = Field(foreign_key="board_meeting.id")
+    agenda_no: int  # 第n号 on the meeting's agenda: how the board refers to the case (no personal data)
     simplified: bool = False
     allocated_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
 

@@ -1,5 +1,11 @@
-"""要介護認定: the application (read model of CertificationWorkflow), the certification it ends in, and the
-payloads staff send when they complete the procedure's tasks."""
+"""要介護認定 (介護保険法27–29条): everything the certification procedure is made of, as data.
+
+- tables: the application (the CertificationWorkflow's own read model, beside its `case_record` row) and the
+  certification it ends in;
+- the API's intake, withdrawal and public shapes;
+- the city's policy (offsets), the workflow's input, its read-model patch and its messages to activities.
+Its task kinds and the procedure's description are in models/certification_tasks.py.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,9 @@ from pydantic import Field as PydanticField
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
+from models.case import CaseRecord, CaseState
 from models.common import utcnow
+from models.procedure import RegistryEnd
 from models.survey import Text40, Text60, Text100, bounded_text, raise_at
 from rules.certification import ApplicantKind, ApplicationKind
 from rules.insured_status import InsuredCategory
@@ -52,14 +60,19 @@ STAGE_LABELS: dict[Stage, str] = {
 
 class EndReason(StrEnum):
     WITHDRAWN = "withdrawn"  # 申請の取下げ
-    DEATH = "death"  # 死亡
-    LOST_STATUS = "lost_status"  # 被保険者資格の喪失 (転出など)
+    DEATH = RegistryEnd.DEATH.value  # 死亡
+    LOST_STATUS = RegistryEnd.LOST_STATUS.value  # 被保険者資格の喪失 (転出など)
 
 
 class CertificationApplication(SQLModel, table=True):
+    """One application: its intake data and the evidence and decision its workflow records.
+
+    Its state and stage are the case's (`case_record`, id = `workflow_id`), written by the same steps.
+    """
+
     __tablename__ = "certification_application"
     __table_args__ = (
-        sa.Index("ix_certification_application_subject", "atena_no", "state"),
+        sa.Index("ix_certification_application_subject", "atena_no"),
         sa.Index("ix_certification_application_insured", "insured_no"),
     )
 
@@ -83,10 +96,9 @@ class CertificationApplication(SQLModel, table=True):
     medical_insurer_no: str | None = Field(default=None, max_length=8)
     medical_insurance_symbol: str | None = Field(default=None, max_length=40)
     previous_level: str | None = Field(default=None, max_length=8)
+    previous_valid_from: date | None = None
     previous_valid_to: date | None = None
     renewal_delay_consent: bool = False  # 更新申請の延期通知省略同意
-    state: str = Field(default=ApplicationState.OPEN, sa_type=sa.String(16))
-    stage: str = Field(default=Stage.INTAKE, sa_type=sa.String(16))
     decision_deadline: date
     deemed_rejection_on: date | None = None  # 27条12項: when the applicant may deem it rejected
     surveyor: str | None = Field(default=None, max_length=32)
@@ -153,6 +165,10 @@ class ApplicationCreate(BaseModel):
     previous_level: CareLevel | None = PydanticField(
         default=None, description="現在の要介護状態区分 (更新・区分変更)"
     )
+    previous_valid_from: date | None = PydanticField(
+        default=None,
+        description="現在の認定有効期間の開始日 (更新; 市の記録にない場合。簡素化の判定に使う)",
+    )
     previous_valid_to: date | None = PydanticField(
         default=None, description="現在の認定有効期間の終了日 (更新・区分変更)"
     )
@@ -170,6 +186,18 @@ class ApplicationCreate(BaseModel):
         ):
             problems.append(
                 (("previous_valid_to",), "更新・区分変更では現在の区分と有効期間の終了日が必要です", None)
+            )
+        if (
+            self.previous_valid_from is not None
+            and self.previous_valid_to is not None
+            and self.previous_valid_from > self.previous_valid_to
+        ):
+            problems.append(
+                (
+                    ("previous_valid_from",),
+                    "有効期間の開始日は終了日以前にしてください",
+                    self.previous_valid_from,
+                )
             )
         if self.renewal_delay_consent and self.kind is not ApplicationKind.RENEWAL:
             problems.append(
@@ -214,9 +242,134 @@ class ApplicationPublic(BaseModel):
     end_reason: EndReason | None
     created_at: datetime
 
+    @classmethod
+    def of(cls, application: CertificationApplication, case: CaseRecord) -> ApplicationPublic:
+        state = ApplicationState.OPEN if case.state == CaseState.OPEN else ApplicationState(case.outcome)
+        return cls.model_validate({**application.model_dump(), "state": state, "stage": case.stage})
+
 
 class Withdrawal(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Reason = PydanticField(description="取下げの理由 (申請者の申出内容)")
     withdrawn_on: date = PydanticField(description="取下書の受付日")
+
+
+# ------------------------------------------------------------------------------------------- policy
+
+
+class CertificationPolicy(BaseModel):
+    """The city's configurable offsets (not law: the law is in rules/), from CERTIFICATION_POLICY.
+
+    Resolved when a case starts and kept in its workflow input, so each case keeps the policy it started
+    under and tests can shorten it.
+    """
+
+    survey_due_days: int = PydanticField(default=14, ge=1, le=365, description="認定調査の期限 (申請日から)")
+    opinion_request_due_days: int = PydanticField(
+        default=3, ge=1, le=365, description="意見書依頼の期限 (申請日から)"
+    )
+    opinion_due_days: int = PydanticField(
+        default=14, ge=1, le=365, description="意見書の提出期限 (依頼日から)"
+    )
+    opinion_reminder_interval_days: int = PydanticField(default=7, ge=1, le=365, description="督促の間隔")
+    primary_due_days: int = PydanticField(default=3, ge=1, le=365, description="一次判定取込の期限")
+    delay_check_lead_days: int = PydanticField(
+        default=5, ge=0, le=29, description="30日期限の何日前に延期要否を確認するか"
+    )
+
+
+# ----------------------------------------------------------------------------------------- workflow
+
+
+class CertificationInput(BaseModel):
+    application_id: str
+    insured_no: str
+    atena_no: str
+    kind: ApplicationKind
+    category: InsuredCategory
+    applied_on: date
+    previous_level: CareLevel | None = None
+    previous_valid_to: date | None = None
+    previous_validity_months: int | None = None  # 簡素化 condition 4
+    renewal_delay_consent: bool = False
+    applicant_office: str | None = None  # for board recusal; an organisation, not a person
+    office: str
+    policy: CertificationPolicy = PydanticField(default_factory=CertificationPolicy)
+
+
+class CertificationOutcome(BaseModel):
+    application_id: str
+    state: str  # decided / ended
+    level: CareLevel | None = None
+    valid_from: date | None = None
+    valid_to: date | None = None
+    end_reason: str | None = None
+    notice_ids: list[str] = PydanticField(default_factory=list)
+
+
+class Recuse(BaseModel):
+    member: str
+    actor: str
+
+
+class AllocationRequest(BaseModel):
+    application_id: str
+    not_before: date
+    simplified: bool
+    surveyor: str | None
+    applicant_office: str | None
+
+
+class BoardSeat(BaseModel):
+    login_id: str
+    chair: bool
+
+
+class BoardSlot(BaseModel):
+    meeting_id: int
+    held_on: date
+    agenda_no: int  # the case's number on this meeting's agenda: what the board sees instead of a name
+    panel_size: int
+    chair: str
+    seats: list[BoardSeat]  # members who may judge this case (recused members removed)
+    recused: list[str]
+
+
+class VoteRecord(BaseModel):
+    vote_key: str
+    application_id: str
+    meeting_id: int
+    member: str
+    level: CareLevel
+    validity_months: int | None
+    opinion: str | None
+
+
+class CertificationRecord(BaseModel):
+    application_id: str
+    atena_no: str
+    insured_no: str
+    level: CareLevel
+    valid_from: date | None
+    valid_to: date | None
+    board_opinion: str | None
+    service_types: list[str]
+    decided_on: date
+
+
+class CertificationPatch(BaseModel):
+    """What a step changes in the application's read model; unset fields are left as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    surveyor: str | None = None
+    survey: dict[str, Any] | None = None
+    opinion_request: dict[str, Any] | None = None
+    opinion: dict[str, Any] | None = None
+    primary_result: dict[str, Any] | None = None
+    decision: dict[str, Any] | None = None
+    deemed_rejection_on: date | None = None
+    end_reason: str | None = None
+    certification: CertificationRecord | None = None  # inserted once, when the board has decided
+    votes: list[VoteRecord] = PydanticField(default_factory=list)  # appended to the insert-only ledger

@@ -9,7 +9,7 @@ feed the 認知症自立度II以上の蓋然性 estimate (research/domain.md §1
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
@@ -18,8 +18,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from models.survey import Text60, Text100, raise_at
 from rules.primary_determination import DementiaIndependence, PhysicalIndependence
 from rules.specified_diseases import SpecifiedDisease
-
-OPINION_DUE_DAYS = 14  # [default] DOMAIN.md §2: no legal deadline; the request names one 14 days out
 
 
 class LabelledEnum(StrEnum):
@@ -101,7 +99,7 @@ Code10 = Annotated[str, StringConstraints(pattern=_CODE)]
 
 
 class OpinionRequest(BaseModel):
-    """意見書の依頼 (27条3項). `due_on` defaults to OPINION_DUE_DAYS after the request."""
+    """意見書の依頼 (27条3項). Without `due_on` the case's policy sets it (`opinion_due_days` later)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -110,13 +108,13 @@ class OpinionRequest(BaseModel):
     physician_code: Code10 | None = Field(default=None, description="主治医コード")
     institution_code: Code10 | None = Field(default=None, description="主治医医療機関コード")
     requested_on: date = Field(description="依頼日")
-    due_on: date | None = Field(default=None, description="提出期限 (省略時は依頼日の14日後)")
+    due_on: date | None = Field(
+        default=None, description="提出期限 (省略時はケースの方針による: 標準は依頼日の14日後)"
+    )
 
     @model_validator(mode="after")
     def _due_after_request(self) -> OpinionRequest:
-        if self.due_on is None:
-            self.due_on = self.requested_on + timedelta(days=OPINION_DUE_DAYS)
-        elif self.due_on < self.requested_on:
+        if self.due_on is not None and self.due_on < self.requested_on:
             raise_at(
                 "OpinionRequest", [(("due_on",), "提出期限は依頼日以降の日付にしてください", self.due_on)]
             )

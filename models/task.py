@@ -11,6 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
+from pydantic import BaseModel
+from pydantic import Field as PydanticField
 from sqlmodel import Field, SQLModel
 
 from models.common import utcnow
@@ -47,3 +49,24 @@ class Task(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
     closed_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     closed_by: str | None = Field(default=None, max_length=32)
+    delegable: bool = True  # False: contractors may not take it (the kind's spec names the legal basis)
+    reference: str | None = Field(default=None, max_length=80)  # e.g. "審査会 12/10 第3号"; no personal data
+
+
+class TaskPublic(BaseModel):
+    id: uuid.UUID
+    case_id: str = PydanticField(description="ケースID (= ワークフローID)")
+    kind: str = PydanticField(description="タスクの種類")
+    label: str = PydanticField(description="タスクの種類 (日本語)")
+    reference: str | None = PydanticField(description="参照 (審査会の開催日と番号など)")
+    candidate_role: str
+    assignee: str | None
+    state: TaskState
+    priority: int
+    due_at: datetime | None
+    overdue: bool = PydanticField(description="期限を過ぎて未完了")
+    insured_no: str | None = PydanticField(description="被保険者番号 (宛名を参照できない職員には表示しない)")
+    version: int
+    created_at: datetime
+    closed_at: datetime | None
+    closed_by: str | None

@@ -239,6 +239,15 @@ def validity_period(
     return effective_from, month_end(date(year, month, 1))
 
 
+def validity_months_between(valid_from: date, valid_to: date) -> int:
+    """The months a validity period was set for: the inverse of `validity_period` (a start after the 1st
+    adds the rest of that month, which is not counted)."""
+    if valid_to < valid_from:
+        raise ValueError("有効期間の終了日が開始日より前です")
+    months = (valid_to.year - valid_from.year) * 12 + valid_to.month - valid_from.month
+    return months + 1 if valid_from.day == 1 else months
+
+
 # ------------------------------------------------------------------------- renewal window (28条2・3項)
 
 

@@ -16,11 +16,12 @@ from temporalio.client import Client
 
 from kaigo.errors import ProblemError
 from kaigo.security.permissions import Role
+from models.case import CASE_ID_EXAMPLE, CaseId
 from models.common import utcnow
+from models.procedure import CompleteTask, TaskCompleted
 from models.task import Task, TaskState
-from models.task_kinds import TASK_KINDS, TaskKind
-from models.workflow_io import CompleteTask, TaskCompleted
 from services import workflow_updates
+from workflows.procedure import ProcedureWorkflow
 
 
 class TaskSort(StrEnum):
@@ -38,45 +39,20 @@ class TaskSearch(BaseModel):
     assignee: Annotated[str, Field(max_length=32)] | None = Field(default=None, description="'me' は自分")
     unassigned: bool | None = None
     state: TaskState | None = TaskState.OPEN
-    kind: TaskKind | None = None
+    kind: Annotated[str, Field(pattern=r"^[a-z_]{1,48}$")] | None = Field(
+        default=None, description="タスクの種類 (survey など)"
+    )
     due_before: datetime | None = None
     due_after: datetime | None = None
-    case_id: Annotated[str, Field(max_length=128)] | None = None
+    case_id: CaseId | None = Field(
+        default=None, description=f"ケースID (= ワークフローID、例 {CASE_ID_EXAMPLE})"
+    )
     insured_no: Annotated[str, Field(pattern=r"^[0-9]{10}$")] | None = None
     overdue: bool | None = None
     sort: TaskSort = TaskSort.DUE
     order: Literal["asc", "desc"] = "asc"
     page: int = Field(default=1, ge=1, le=10_000)
     size: int = Field(default=20, ge=1, le=100)
-
-
-class TaskPublic(BaseModel):
-    id: uuid.UUID
-    case_id: str
-    kind: TaskKind
-    label: str
-    candidate_role: Role
-    assignee: str | None
-    state: TaskState
-    priority: int
-    due_at: datetime | None
-    overdue: bool = Field(description="期限を過ぎて未完了")
-    insured_no: str
-    version: int
-    created_at: datetime
-    closed_at: datetime | None
-    closed_by: str | None
-
-    @classmethod
-    def of(cls, task: Task, now: datetime) -> TaskPublic:
-        return cls(
-            **task.model_dump(exclude={"subject_atena_no", "workflow_id", "kind", "state", "candidate_role"}),
-            kind=TaskKind(task.kind),
-            label=TASK_KINDS[TaskKind(task.kind)].label,
-            candidate_role=Role(task.candidate_role),
-            state=TaskState(task.state),
-            overdue=task.state == TaskState.OPEN and task.due_at is not None and task.due_at < now,
-        )
 
 
 class TaskVisibility(BaseModel):
@@ -194,6 +170,21 @@ async def set_assignee(
 
 
 async def complete(*, temporal: Client, task: Task, actor: str, payload: dict[str, Any]) -> TaskCompleted:
-    """Send the completion to the workflow; its validator rejects before anything reaches history."""
+    """Send the completion to the workflow; its validator rejects before anything reaches history. It returns
+    once the step the completion started is written, so a re-read shows the task closed and the next ones."""
     request = CompleteTask(task_id=str(task.id), actor=actor, payload=payload)
-    return await workflow_updates.execute(temporal, task.workflow_id, "complete_task", request, TaskCompleted)
+    return await workflow_updates.execute(
+        temporal, task.workflow_id, ProcedureWorkflow.complete_task, request
+    )
+
+
+async def of_case(*, session: AsyncSession, case_id: str) -> list[Task]:
+    rows = await session.exec(select(Task).where(Task.case_id == case_id).order_by(col(Task.created_at)))
+    return list(rows.all())
+
+
+async def open_of_kind(*, session: AsyncSession, case_id: str, kind: str) -> Task | None:
+    rows = await session.exec(
+        select(Task).where(Task.case_id == case_id, Task.kind == kind, col(Task.state) == TaskState.OPEN)
+    )
+    return rows.first()

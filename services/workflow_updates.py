@@ -1,11 +1,13 @@
 """Sending an update to a case's workflow and turning its refusals into staff-facing problems.
 
-Validators reject with typed ApplicationErrors (workflows/human_tasks.py); an update to a workflow that has
-already finished is refused by the server. Either way the caller gets problem+json, never a 500.
+Updates are named by their handler (e.g. `ProcedureWorkflow.complete_task`), never by a string. Validators
+reject with typed ApplicationErrors (workflows/errors.py); an update to a finished workflow is refused by the
+server. Either way the caller gets problem+json, never a 500.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -13,17 +15,18 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from kaigo.errors import ProblemError
-from workflows.human_tasks import CASE_CLOSED, INVALID_PAYLOAD, NOT_ASSIGNEE, TASK_CLOSED
+from workflows.errors import CASE_CLOSED, INVALID_PAYLOAD, NOT_ASSIGNEE, TASK_CLOSED, TOO_EARLY
 
 R = TypeVar("R")
+A = TypeVar("A")
 
 _CLOSED = "このケースは既に終了しています"
 
 
-async def execute(client: Client, workflow_id: str, update: str, arg: Any, result_type: type[R]) -> R:
+async def execute(client: Client, workflow_id: str, update: Callable[[Any, A], Awaitable[R]], arg: A) -> R:
     handle = client.get_workflow_handle(workflow_id)
     try:
-        return await handle.execute_update(update, arg, result_type=result_type)
+        return await handle.execute_update(update, arg)  # type: ignore[arg-type]
     except WorkflowUpdateFailedError as exc:
         raise problem_for(exc.cause) from exc
     except RPCError as exc:
@@ -32,22 +35,29 @@ async def execute(client: Client, workflow_id: str, update: str, arg: Any, resul
         raise
 
 
+def payload_problem(fields: list[tuple[str, str]]) -> ProblemError:
+    """422 for a task payload: one `errors[]` entry per field, with its path from `payload`."""
+    return ProblemError(
+        422,
+        "invalid-payload",
+        "; ".join(f"{field}: {message}" for field, message in fields),
+        field=fields[0][0],
+        fields=fields,
+    )
+
+
 def problem_for(cause: BaseException | None) -> ProblemError:
     if isinstance(cause, ApplicationError):
         if cause.type == INVALID_PAYLOAD:
             details = list(cause.details[0]) if cause.details else []
-            first = details[0] if details else {"field": "payload", "message": cause.message}
-            return ProblemError(
-                422,
-                "invalid-payload",
-                cause.message,
-                field=f"payload.{first['field']}",
-                extra={"problems": details},
-            )
+            fields = [(f"payload.{d['field']}", str(d["message"])) for d in details]
+            return payload_problem(fields or [("payload", cause.message)])
         if cause.type == TASK_CLOSED:
             return ProblemError(409, "task-closed", cause.message)
         if cause.type == CASE_CLOSED:
             return ProblemError(409, "case-closed", cause.message)
+        if cause.type == TOO_EARLY:
+            return ProblemError(409, "too-early", cause.message)
         if cause.type == NOT_ASSIGNEE:
             return ProblemError(403, "not-assignee", cause.message)
     return ProblemError(409, "update-rejected", "ワークフローが更新を受け付けませんでした")

@@ -17,12 +17,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
 from models.board import BoardMeeting, BoardPanel, BoardPanelMember, PanelRole
+from models.case import CaseRecord
 from models.certification import CertificationApplication
+from models.certification_tasks import CertificationTask as TaskKind
+from models.procedure import TaskCompleted
 from models.registry import Insured, Person
 from models.security import Staff
 from models.task import Task, TaskState
-from models.task_kinds import TaskKind
-from models.workflow_io import TaskCompleted
 from rules.certification import ApplicationKind
 from rules.primary_determination import CareLevel
 from services import tasks
@@ -203,6 +204,13 @@ class CaseDriver:
         task = await self.open_task(kind, assignee=assignee)
         return await tasks.complete(temporal=self.client, task=task, actor=actor, payload=payload)
 
+    async def case(self) -> CaseRecord:
+        """The case header: state, stage, due date (written by the workflow's steps)."""
+        async with self.sessions() as session:
+            case = await session.get(CaseRecord, self.case_id)
+            assert case is not None
+            return case
+
     async def application(self) -> CertificationApplication:
         async with self.sessions() as session:
             application = await session.get(CertificationApplication, self.application_id)
@@ -210,8 +218,8 @@ class CaseDriver:
             return application
 
     async def evidence(self, applied_on: date, *, surveyor: str = "surveyor") -> None:
-        """Survey, opinion request and receipt."""
-        await self.complete(TaskKind.SURVEY, survey_payload(applied_on + timedelta(days=5)), actor=surveyor)
+        """Survey, opinion request and receipt, all on the application day (a date after today is refused)."""
+        await self.complete(TaskKind.SURVEY, survey_payload(applied_on), actor=surveyor)
         await self.complete(
             TaskKind.OPINION_REQUEST,
             {
@@ -221,7 +229,7 @@ class CaseDriver:
                 "due_on": (applied_on + timedelta(days=14)).isoformat(),
             },
         )
-        await self.complete(TaskKind.OPINION_RECEIPT, opinion_payload(applied_on + timedelta(days=7)))
+        await self.complete(TaskKind.OPINION_RECEIPT, opinion_payload(applied_on))
 
     async def vote(self, member: str, level: CareLevel, months: int | None) -> None:
         await self.complete(

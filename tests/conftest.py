@@ -255,8 +255,9 @@ def as_staff(
 async def running_worker(
     dev_server_env: WorkflowEnvironment, settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[None]:
-    """The production worker (every workflow and activity) polling this run's task queue on the dev server."""
-    from worker import build_worker
+    """The production workers (procedures and notices) polling this run's task queues on the dev server."""
+    from worker import build_notice_worker, build_worker
 
-    async with build_worker(dev_server_env.client, settings, sessions):
+    client = dev_server_env.client
+    async with build_worker(client, settings, sessions), build_notice_worker(client, settings, sessions):
         yield

@@ -4,10 +4,11 @@
 
 Beside the main line runs the 30-day clock (27条11項/12項): before the deadline staff give the 処理見込期間
 and the 延期通知書 goes out, again whenever the estimate slips. 取下げ, death or loss of status end the case
-at any point (`end_case` update).
+at any point (the kernel's `end_case` update).
 
-Deterministic: time from workflow.now(), ids from workflow.uuid4(), every side effect in an activity,
-every legal rule from rules/. Workflow ID: `certification-<application id>`.
+Built on the procedure kernel (workflows/procedure.py): tasks, timeline, stage and read-model changes are
+buffered and written once per step. Deterministic: time from workflow.now(), ids from workflow.uuid4(), every
+side effect in an activity, every legal rule from rules/.
 """
 
 from __future__ import annotations
@@ -18,49 +19,39 @@ from datetime import date, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.exceptions import ApplicationError
 
-from workflows.human_tasks import (
-    ACTIVITY_OPTIONS,
-    CASE_CLOSED,
-    CaseEnded,
-    OpenTask,
-    TaskBook,
-    at_business_hour,
-    business_today,
-    invalid_payload,
-)
+from workflows.calendar import at_business_hour, business_today
+from workflows.errors import TOO_EARLY, CaseEnded, invalid_payload, refusal
+from workflows.procedure import ACTIVITY_OPTIONS, ProcedureWorkflow
+from workflows.task_book import OpenTask
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
-    from kaigo import search_attributes as sa
+    from activities.certification import CertificationActivities
     from models.alwaysj import PrimaryResultRecord
-    from models.certification import STAGE_LABELS, ApplicationState, EndReason, Stage
-    from models.physician_opinion import OpinionRequest, PhysicianOpinion
-    from models.survey import SurveyRecord
-    from models.task_kinds import (
-        BoardClosePayload,
-        BoardVotePayload,
-        DelayEstimate,
-        TaskKind,
-    )
-    from models.workflow_io import (
+    from models.certification import (
         AllocationRequest,
-        ApplicationPatch,
+        ApplicationState,
         BoardSlot,
         CertificationInput,
         CertificationOutcome,
         CertificationRecord,
-        CompleteTask,
-        EndCase,
-        IssueNoticeRequest,
-        NoticeIssued,
+        EndReason,
         Recuse,
-        TaskCompleted,
+        Stage,
         VoteRecord,
     )
+    from models.certification_tasks import (
+        CERTIFICATION,
+        BoardClosePayload,
+        BoardVotePayload,
+        CertificationTask,
+        DelayEstimate,
+        OpinionReminder,
+    )
+    from models.physician_opinion import OpinionRequest, PhysicianOpinion
+    from models.survey import SurveyRecord
     from rules import board as board_rules
     from rules.certification import (
         ApplicationKind,
@@ -78,19 +69,18 @@ with workflow.unsafe.imports_passed_through():
     from rules.simplified_review import SimplifiedReviewCase, simplified_review_eligibility
     from rules.specified_diseases import second_category_eligible
 
+T = CertificationTask
+
 
 @workflow.defn
-class CertificationWorkflow:
+class CertificationWorkflow(ProcedureWorkflow):
+    MODEL = CERTIFICATION
+    END_REASONS = frozenset(EndReason)
+
     @workflow.init
     def __init__(self, inp: CertificationInput) -> None:
         self.inp = inp
-        self.case_id = f"certification-{inp.application_id}"
-        self.ended: EndCase | None = None
-        self.closed = False
-        # Waits stop when the case is ended (取下げ etc.) or, for the 30-day clock, when it is closed.
-        self.book = TaskBook(
-            self.case_id, inp.atena_no, inp.insured_no, lambda: self.ended is not None or self.closed
-        )
+        self.init_case(f"certification-{inp.application_id}", inp.atena_no, inp.insured_no)
         self.survey: SurveyRecord | None = None
         self.surveyor: str | None = None
         self.opinion: PhysicianOpinion | None = None
@@ -99,51 +89,52 @@ class CertificationWorkflow:
         self.votes: dict[str, BoardVotePayload] = {}  # member → vote, for the current meeting
         self.recused: set[str] = set()
         self.delay_notices: list[DelayNotice] = []
-        self.notice_ids: list[str] = []
-        self.notice_seq = 0
         self.record: CertificationRecord | None = None
         self.deciding = False
 
-    # ------------------------------------------------------------------------------------- updates
+    # ------------------------------------------------------------------------------- kernel hooks
 
-    @workflow.update
-    async def complete_task(self, request: CompleteTask) -> TaskCompleted:
-        pending = self.book.tasks[request.task_id]
-        if pending.kind is TaskKind.BOARD_CLOSE and self._tally().decided:
-            self.deciding = True  # set before any await: a 取下げ arriving from now on comes too late
-        task = await self.book.complete(request)
-        if task.kind is TaskKind.BOARD_VOTE and self.slot is not None:
+    def on_completed(self, task: OpenTask) -> None:
+        if task.kind == T.BOARD_CLOSE and self._tally().decided:
+            self.deciding = True  # from now on a 取下げ comes too late: the decision stands and is notified
+        if task.kind == T.BOARD_VOTE and self.slot is not None:
             vote = task.result
-            assert isinstance(vote, BoardVotePayload)
-            await workflow.execute_activity(
-                "record_board_vote",
-                VoteRecord(
-                    vote_key=task.task_id,
-                    application_id=self.inp.application_id,
-                    meeting_id=self.slot.meeting_id,
-                    member=request.actor,
-                    level=vote.level,
-                    validity_months=vote.validity_months,
-                    opinion=vote.opinion,
-                ),
-                **ACTIVITY_OPTIONS,
+            assert isinstance(vote, BoardVotePayload) and task.actor is not None
+            self.votes[task.actor] = vote
+            record = VoteRecord(
+                vote_key=task.task_id,
+                application_id=self.inp.application_id,
+                meeting_id=self.slot.meeting_id,
+                member=task.actor,
+                level=vote.level,
+                validity_months=vote.validity_months,
+                opinion=vote.opinion,
             )
-            self.votes[request.actor] = vote
-        return TaskCompleted(task_id=task.task_id, kind=task.kind)
+            self.patch(votes=[record.model_dump(mode="json")])
 
-    @complete_task.validator
-    def _validate_completion(self, request: CompleteTask) -> None:
-        self.book.check_completion(request, self._check_payload)
+    def end_refused(self) -> str | None:
+        if self.record is not None or self.deciding:
+            return "審査会の判定が終わっているため、この申請は終了できません (決定を通知します)"
+        return None
 
-    def _check_payload(self, task: OpenTask, payload: BaseModel) -> None:
-        """Checks that need the case's state (the payload's own shape is already validated)."""
-        if isinstance(payload, PhysicianOpinion) and not second_category_eligible(
-            self.inp.category, payload.specified_disease
-        ):
-            raise invalid_payload(
-                [("specified_disease", "第2号被保険者の意見書には特定疾病の記載が必要です")]
-            )
-        if isinstance(payload, PrimaryResultRecord):
+    def check_payload(self, task: OpenTask, payload: BaseModel) -> None:
+        """Checks that need the case's state: dates against the application, the 2号 disease, the 一次判定
+        against the evidence, votes against the meeting and the validity rules."""
+        if task.kind in (T.BOARD_VOTE, T.BOARD_CLOSE):
+            self._check_meeting_held()
+        if isinstance(payload, SurveyRecord):
+            self._check_day("overview.conducted_on", payload.overview.conducted_on, "調査の実施日")
+        elif isinstance(payload, OpinionRequest):
+            self._check_day("requested_on", payload.requested_on, "意見書の依頼日")
+        elif isinstance(payload, PhysicianOpinion):
+            self._check_day("received_on", payload.received_on, "意見書の受領日")
+            if not second_category_eligible(self.inp.category, payload.specified_disease):
+                raise invalid_payload(
+                    [("specified_disease", "第2号被保険者の意見書には特定疾病の記載が必要です")]
+                )
+        elif isinstance(payload, OpinionReminder):
+            self._check_day("reminded_on", payload.reminded_on, "督促した日")
+        elif isinstance(payload, PrimaryResultRecord):
             self._check_primary(payload)
         elif isinstance(payload, BoardVotePayload) and payload.validity_months is not None:
             try:
@@ -160,6 +151,17 @@ class CertificationWorkflow:
             raise invalid_payload(
                 [("expected_by", "処理見込期間は申請日から30日を超え、今日より後の日まで指定してください")]
             )
+
+    def _check_day(self, field: str, day: date, what: str) -> None:
+        if day < self.inp.applied_on:
+            raise invalid_payload([(field, f"{what}が申請日 ({self.inp.applied_on}) より前です")])
+        if day > business_today():
+            raise invalid_payload([(field, f"{what}に未来の日付は指定できません")])
+
+    def _check_meeting_held(self) -> None:
+        assert self.slot is not None  # board tasks exist only once the case is on a meeting
+        if business_today() < self.slot.held_on:
+            raise refusal(TOO_EARLY, f"審査会は {self.slot.held_on} 開催です。開催日より前には判定できません")
 
     def _check_primary(self, result: PrimaryResultRecord) -> None:
         assert self.survey is not None and self.opinion is not None  # the task opens after both
@@ -192,19 +194,7 @@ class CertificationWorkflow:
         if decision.decided and decision.level != self.primary.level and not close.change_reason:
             raise invalid_payload([("change_reason", "一次判定を変更する場合は変更理由を記入してください")])
 
-    @workflow.update
-    async def end_case(self, request: EndCase) -> CertificationOutcome:
-        self.ended = request
-        await workflow.wait_condition(lambda: self.closed)
-        return self._outcome()
-
-    @end_case.validator
-    def _validate_end(self, request: EndCase) -> None:
-        # Once the board has decided, the decision stands and is notified: 取下げ is too late.
-        if self.closed or self.ended is not None or self.record is not None or self.deciding:
-            raise ApplicationError("このケースは既に終了しています", type=CASE_CLOSED, non_retryable=True)
-        if request.reason not in set(EndReason):
-            raise invalid_payload([("reason", "終了の理由が正しくありません")])
+    # ----------------------------------------------------------------------------------- updates
 
     @workflow.update
     async def recuse_member(self, request: Recuse) -> None:
@@ -212,8 +202,9 @@ class CertificationWorkflow:
         self.recused.add(request.member)
         self.votes.pop(request.member, None)
         for task in list(self.book.tasks.values()):
-            if task.kind is TaskKind.BOARD_VOTE and task.assignee == request.member:
-                await self.book.cancel(task, request.actor)
+            if task.kind == T.BOARD_VOTE and task.assignee == request.member:
+                self.book.cancel(task, request.actor)
+        await self.settle()
 
     @recuse_member.validator
     def _validate_recusal(self, request: Recuse) -> None:
@@ -226,20 +217,18 @@ class CertificationWorkflow:
     async def run(self, inp: CertificationInput) -> CertificationOutcome:
         clock = asyncio.create_task(self._thirty_day_clock())
         try:
-            await self.book.event("opened", "application.received", "system", {"kind": inp.kind})
-            await self._stage(Stage.SURVEY_AND_OPINION, due=self._deadline())
+            self.event("opened", "application.received", detail={"kind": inp.kind})
+            self.stage(Stage.SURVEY_AND_OPINION, due=self._deadline())
             await self._in_parallel(self._survey(), self._physician_opinion())
-            await self._stage(Stage.PRIMARY)
+            self.stage(Stage.PRIMARY)
             self.primary = await self._primary()
-            await self._stage(Stage.BOARD)
+            self.stage(Stage.BOARD)
             decision, close = await self._board()
             await self._decide(decision, close)
         except CaseEnded:
-            await self._end()
-        self.closed = True
+            self._end()
         await clock
-        await self.book.cancel_pending()  # e.g. a delay estimate no longer needed
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self.finish()
         return self._outcome()
 
     @staticmethod
@@ -254,47 +243,48 @@ class CertificationWorkflow:
 
     async def _survey(self) -> None:
         due = deadline_after(self.inp.applied_on, self.inp.policy.survey_due_days)
-        task = await self.book.create(TaskKind.SURVEY, due=due)
+        # 28条5項: a 新規 survey is the city's own; renewals and changes may go to a contractor.
+        task = self.book.create(T.SURVEY, due=due, delegable=self.inp.kind is not ApplicationKind.NEW)
         survey = await self.book.wait(task)
         assert isinstance(survey, SurveyRecord)
         self.survey, self.surveyor = survey, task.actor
-        await self._patch(survey=survey.model_dump(mode="json"), surveyor=task.actor)
+        self.patch(survey=survey.model_dump(mode="json"), surveyor=task.actor)
 
     async def _physician_opinion(self) -> None:
         policy = self.inp.policy
-        request_task = await self.book.create(
-            TaskKind.OPINION_REQUEST, due=deadline_after(self.inp.applied_on, policy.opinion_request_due_days)
+        request_task = self.book.create(
+            T.OPINION_REQUEST, due=deadline_after(self.inp.applied_on, policy.opinion_request_due_days)
         )
         request = await self.book.wait(request_task)
         assert isinstance(request, OpinionRequest)
-        await self._patch(opinion_request=request.model_dump(mode="json"))
-        receipt = await self.book.create(TaskKind.OPINION_RECEIPT, due=request.due_on)
+        # The case's own policy gives the due date the request did not name (no legal deadline exists).
+        due_on = request.due_on or request.requested_on + timedelta(days=policy.opinion_due_days)
+        self.patch(opinion_request={**request.model_dump(mode="json"), "due_on": due_on.isoformat()})
+        receipt = self.book.create(T.OPINION_RECEIPT, due=due_on)
         # 督促: when the opinion is overdue, a reminder task; then again every reminder interval.
-        next_check = at_business_hour(request.due_on + timedelta(days=1))
+        next_check = at_business_hour(due_on + timedelta(days=1))
         reminder: OpenTask | None = None
         while (opinion := await self.book.wait(receipt, until=next_check)) is None:
             if reminder is None or reminder.result is not None:
-                reminder = await self.book.create(
-                    TaskKind.OPINION_REMINDER, due=business_today() + timedelta(days=2)
-                )
+                reminder = self.book.create(T.OPINION_REMINDER, due=business_today() + timedelta(days=2))
             next_check = at_business_hour(
                 business_today() + timedelta(days=policy.opinion_reminder_interval_days)
             )
         if reminder is not None:
-            await self.book.cancel(reminder)
+            self.book.cancel(reminder)
         assert isinstance(opinion, PhysicianOpinion)
         self.opinion = opinion
-        await self._patch(opinion=opinion.model_dump(mode="json"))
+        self.patch(opinion=opinion.model_dump(mode="json"))
 
     # --------------------------------------------------------------------------------- 一次判定
 
     async def _primary(self) -> PrimaryResultRecord:
-        task = await self.book.create(
-            TaskKind.PRIMARY_RESULT, due=business_today() + timedelta(days=self.inp.policy.primary_due_days)
+        task = self.book.create(
+            T.PRIMARY_RESULT, due=business_today() + timedelta(days=self.inp.policy.primary_due_days)
         )
         result = await self.book.wait(task)
         assert isinstance(result, PrimaryResultRecord)
-        await self._patch(primary_result=result.model_dump(mode="json"))
+        self.patch(primary_result=result.model_dump(mode="json"))
         return result
 
     # ------------------------------------------------------------------------------------ 審査会
@@ -309,7 +299,7 @@ class CertificationWorkflow:
                 reference_minutes=self.primary.total_minutes,
                 stability=self.primary.stability,
                 previous_level=self.inp.previous_level,
-                previous_validity_months=None,
+                previous_validity_months=self.inp.previous_validity_months,
             )
         )
         return eligible
@@ -331,7 +321,7 @@ class CertificationWorkflow:
         simplified = self._simplified()
         while True:
             slot: BoardSlot | None = await workflow.execute_activity(
-                "allocate_board_meeting",
+                CertificationActivities.allocate_board_meeting,
                 AllocationRequest(
                     application_id=self.inp.application_id,
                     not_before=not_before,
@@ -339,37 +329,39 @@ class CertificationWorkflow:
                     surveyor=self.surveyor,
                     applicant_office=self.inp.applicant_office,
                 ),
-                result_type=BoardSlot | None,  # type: ignore[arg-type]
                 **ACTIVITY_OPTIONS,
             )
             if slot is None:  # no meeting with room: the secretariat schedules one, then we try again
-                await self.book.wait(await self.book.create(TaskKind.BOARD_SCHEDULING, due=business_today()))
+                await self.book.wait(self.book.create(T.BOARD_SCHEDULING, due=business_today()))
                 continue
             self.slot, self.votes = slot, {}
             self.recused |= set(slot.recused)
             allocated = {
                 "meeting_id": slot.meeting_id,
                 "held_on": slot.held_on.isoformat(),
+                "agenda_no": slot.agenda_no,
                 "simplified": simplified,
             }
-            await self.book.event(f"allocated:{slot.meeting_id}", "board.allocated", "system", allocated)
-            await self._stage(Stage.BOARD, due=slot.held_on, details=f"審査会 {slot.held_on:%m/%d} 予定")
+            self.event(f"allocated:{slot.meeting_id}", "board.allocated", detail=allocated)
+            self.stage(Stage.BOARD, due=slot.held_on, details=f"審査会 {slot.held_on:%m/%d} 予定")
+            # Board members see this reference, never a name or a number that identifies the person.
+            reference = f"審査会 {slot.held_on:%m/%d} 第{slot.agenda_no}号"
             vote_tasks = [
-                await self.book.create(TaskKind.BOARD_VOTE, due=slot.held_on, assignee=seat.login_id)
+                self.book.create(T.BOARD_VOTE, due=slot.held_on, assignee=seat.login_id, reference=reference)
                 for seat in slot.seats
             ]
-            close_task = await self.book.create(TaskKind.BOARD_CLOSE, due=slot.held_on, assignee=slot.chair)
+            close_task = self.book.create(
+                T.BOARD_CLOSE, due=slot.held_on, assignee=slot.chair, reference=reference
+            )
             close = await self.book.wait(close_task)
             assert isinstance(close, BoardClosePayload)
             if self.ended is not None:  # ended while the chair was closing: no decision
                 raise CaseEnded
             decision = self._tally()
             for task in vote_tasks:  # members who did not vote were absent
-                await self.book.cancel(task)
+                self.book.cancel(task)
             tally = {"outcome": decision.outcome, "level": decision.level, "votes": len(self.votes)}
-            await self.book.event(
-                f"tally:{slot.meeting_id}", "board.tallied", close_task.actor or "system", tally
-            )
+            self.event(f"tally:{slot.meeting_id}", "board.tallied", close_task.actor or "system", tally)
             if decision.decided:
                 return decision, close
             not_before = slot.held_on + timedelta(days=1)  # 定足数不足・過半数なし: next meeting
@@ -377,13 +369,12 @@ class CertificationWorkflow:
     # ------------------------------------------------------------------------------- decision
 
     async def _decide(self, decision: board_rules.BoardDecision, close: BoardClosePayload) -> None:
-        assert decision.level is not None and self.primary is not None
+        assert decision.level is not None and self.primary is not None and self.slot is not None
         # 第2号: a state not caused by a 特定疾病 is not a 要介護状態 under 7条3項2号, whatever its degree.
         not_by_disease = (
             self.inp.category is InsuredCategory.SECOND and close.specified_disease_confirmed is False
         )
         level = CareLevel.NOT_APPLICABLE if not_by_disease else decision.level
-        decided_on = business_today()
         valid_from = valid_to = None
         if level is not CareLevel.NOT_APPLICABLE:
             assert decision.validity_months is not None
@@ -400,21 +391,22 @@ class CertificationWorkflow:
             valid_to=valid_to,
             board_opinion=close.board_opinion,
             service_types=close.service_types,
-            decided_on=decided_on,
+            decided_on=self.slot.held_on,  # decided at the meeting (二次判定), whenever the chair closed it
         )
-        await workflow.execute_activity("save_certification", record, **ACTIVITY_OPTIONS)
         self.record = record
-        await self._notice(*self._decision_notice(record, close))
+        kind, data, label = self._decision_notice(record, close)
+        await self.notice(kind, data, label)
         decision_json = record.model_dump(mode="json", exclude={"atena_no", "insured_no", "application_id"})
-        await self._patch(
-            state=ApplicationState.DECIDED, decision={**decision_json, "change_reason": close.change_reason}
+        self.patch(
+            certification=record.model_dump(mode="json"),
+            decision={**decision_json, "change_reason": close.change_reason},
         )
-        await self.book.event("decided", "certification.decided", "system", {"level": level})
-        await self._stage(Stage.DECIDED)  # last: readers that wait for this stage see the whole timeline
+        self.event("decided", "certification.decided", detail={"level": level})
+        self.close(Stage.DECIDED, ApplicationState.DECIDED)
 
     def _decision_notice(
         self, record: CertificationRecord, close: BoardClosePayload
-    ) -> tuple[str, dict[str, object]]:
+    ) -> tuple[str, dict[str, object], str]:
         """Which notice, with what data (the recipient block is added from the registry by the activity)."""
         common = {"application_date": self.inp.applied_on, "decision_date": record.decided_on}
         if record.level is CareLevel.NOT_APPLICABLE:  # 27条9項: 非該当 with its reasons (行政手続法8条)
@@ -429,7 +421,7 @@ class CertificationWorkflow:
                 reasons.append(close.change_reason)
             return "certification_denial", {
                 **common, "application_kind": self.inp.kind, "ground": "not_eligible", "reasons": reasons,
-            }  # fmt: skip
+            }, "却下通知書"  # fmt: skip
         period = {"valid_from": record.valid_from, "valid_to": record.valid_to}
         extras = {"board_opinion": close.board_opinion, "designated_services": close.service_types}
         previous = self.inp.previous_level
@@ -441,58 +433,27 @@ class CertificationWorkflow:
             return "category_change", {
                 **common, **period, **extras, "basis": "application",
                 "previous_level": previous, "new_level": record.level,
-            }  # fmt: skip
+            }, "区分変更通知書"  # fmt: skip
         # A 区分変更 that crosses between 要介護 and 要支援 is decided as a new 認定 of the other kind
         # (35条), so it is notified with the result notice, not as a change of 区分.
         kind = ApplicationKind.NEW if self.inp.kind is ApplicationKind.CHANGE else self.inp.kind
         return "certification_result", {
             **common, **period, **extras, "application_kind": kind, "care_level": record.level,
-        }  # fmt: skip
-
-    async def _notice(self, kind: str, data: dict[str, object]) -> NoticeIssued:
-        self.notice_seq += 1
-        issued: NoticeIssued = await workflow.execute_activity(
-            "issue_notice",
-            IssueNoticeRequest(
-                idempotency_key=f"{self.case_id}:{kind}:{self.notice_seq}",
-                kind=kind,
-                case_id=self.case_id,
-                recipient_atena_no=self.inp.atena_no,
-                issued_on=business_today(),
-                data=data,
-            ),
-            result_type=NoticeIssued,
-            start_to_close_timeout=timedelta(minutes=2),
-        )
-        self.notice_ids.append(issued.notice_id)
-        detail = {"kind": kind, "document_no": issued.document_no}
-        await self.book.event(f"notice:{issued.notice_id}", "notice.issued", "system", detail)
-        return issued
+        }, "認定結果通知書"  # fmt: skip
 
     # ------------------------------------------------------------------------- 30-day clock
 
     def _deadline(self) -> date:
         return delay_notice_latest(self.inp.applied_on)
 
-    async def _until(self, day: date, hour: int = 9) -> bool:
-        """Sleep until `day` at `hour` JST; True if the case closed meanwhile."""
-        timeout = max(at_business_hour(day, hour) - workflow.now(), timedelta(0))
-        try:
-            await workflow.wait_condition(lambda: self.closed, timeout=timeout)
-        except TimeoutError:
-            return False
-        return True
-
     async def _thirty_day_clock(self) -> None:
         """27条11項: decide within 30 days, or send a 延期通知 by then; resend whenever the estimate slips."""
         deadline = self._deadline()
-        if await self._until(deadline - timedelta(days=self.inp.policy.delay_check_lead_days)):
+        if await self.until(deadline - timedelta(days=self.inp.policy.delay_check_lead_days)):
             return
         deemed_recorded = False
         while not self.closed:
-            task = await self.book.create(
-                TaskKind.DELAY_ESTIMATE, due=max(deadline, business_today()), priority=90
-            )
+            task = self.book.create(T.DELAY_ESTIMATE, due=max(deadline, business_today()), priority=90)
             estimate: DelayEstimate | None = None
             while estimate is None and not self.closed:
                 end_of_deadline = at_business_hour(deadline + timedelta(days=1), 0)
@@ -505,19 +466,17 @@ class CertificationWorkflow:
                     estimate = result
                 elif not self.closed and not deemed_recorded:
                     deemed_recorded = True  # 27条12項: no decision and no notice within 30 days
-                    await self._record_deemed_rejection()
-            if estimate is None or self.closed or self.ended is not None:
+                    self._record_deemed_rejection()
+            if estimate is None or self.stopped():
                 return  # a case that ended gets no further letters
             await self._send_delay_notice(estimate, within_deadline=business_today() <= deadline)
-            if await self._until(estimate.expected_by + timedelta(days=1)):
+            if await self.until(estimate.expected_by + timedelta(days=1)):
                 return
 
-    async def _record_deemed_rejection(self) -> None:
+    def _record_deemed_rejection(self) -> None:
         deemed = deemed_rejection_date(self.inp.applied_on, self.delay_notices)
-        await self._patch(deemed_rejection_on=deemed)
-        await self.book.event(
-            "deemed-rejection", "deadline.deemed_rejection", "system", {"on": deemed.isoformat()}
-        )
+        self.patch(deemed_rejection_on=deemed.isoformat())
+        self.event("deemed-rejection", "deadline.deemed_rejection", detail={"on": deemed.isoformat()})
 
     async def _send_delay_notice(self, estimate: DelayEstimate, *, within_deadline: bool) -> None:
         current_expiry = self.inp.previous_valid_to
@@ -531,12 +490,10 @@ class CertificationWorkflow:
                 "expected_by": estimate.expected_by.isoformat(),
                 "basis": "更新・事前同意 (27条11項ただし書)",
             }
-            await self.book.event(
-                f"delay-omitted:{estimate.expected_by}", "delay_notice.omitted", "system", omitted
-            )
+            self.event(f"delay-omitted:{estimate.expected_by}", "delay_notice.omitted", detail=omitted)
             return
         sent_on = business_today()
-        await self._notice(
+        await self.notice(
             "postponement",
             {
                 "application_kind": self.inp.kind,
@@ -544,28 +501,30 @@ class CertificationWorkflow:
                 "expected_by": estimate.expected_by,
                 "reason": estimate.reason,
             },
+            "延期通知書",
         )
         if within_deadline:
             self.delay_notices.append(DelayNotice(sent_on=sent_on, expected_by=estimate.expected_by))
-        await self._patch(deemed_rejection_on=deemed_rejection_date(self.inp.applied_on, self.delay_notices))
-        self._set_search(None, estimate.expected_by)
+        deemed = deemed_rejection_date(self.inp.applied_on, self.delay_notices)
+        self.patch(deemed_rejection_on=deemed.isoformat())
+        if not self.closed:
+            self.due(estimate.expected_by)
 
     # ------------------------------------------------------------------------------------ ending
 
-    async def _end(self) -> None:
+    def _end(self) -> None:
         assert self.ended is not None
-        await self.book.cancel_pending(self.ended.actor)
-        await self._patch(state=ApplicationState.ENDED, end_reason=self.ended.reason)
-        await self.book.event(
+        self.patch(end_reason=self.ended.reason)
+        self.event(
             "ended",
             "case.ended",
             self.ended.actor,
             {"reason": self.ended.reason, "on": self.ended.on.isoformat()},
         )
-        await self._stage(Stage.ENDED)  # last, as for a decision
+        self.close(Stage.ENDED, ApplicationState.ENDED)
 
     def _outcome(self) -> CertificationOutcome:
-        record = self.record
+        record = self.record if self.outcome == ApplicationState.DECIDED else None
         return CertificationOutcome(
             application_id=self.inp.application_id,
             state=ApplicationState.DECIDED if record else ApplicationState.ENDED,
@@ -575,38 +534,3 @@ class CertificationWorkflow:
             end_reason=self.ended.reason if self.ended else None,
             notice_ids=list(self.notice_ids),
         )
-
-    # ----------------------------------------------------------------------------------- helpers
-
-    async def _patch(self, **changes: object) -> None:
-        await workflow.execute_activity(
-            "update_application",
-            ApplicationPatch(application_id=self.inp.application_id, **changes),  # type: ignore[arg-type]
-            **ACTIVITY_OPTIONS,
-        )
-
-    def _set_search(self, stage: Stage | None, due: date | None) -> None:
-        updates = []
-        if stage is not None:
-            updates.append(sa.CASE_STAGE.value_set(stage.value))
-        if due is not None:
-            updates.append(sa.DUE_DATE.value_set(at_business_hour(due, 17)))
-        workflow.upsert_search_attributes(updates)
-
-    async def _stage(self, stage: Stage, *, due: date | None = None, details: str | None = None) -> None:
-        self._set_search(stage, due)
-        workflow.set_current_details(details or STAGE_LABELS[stage])
-        await self._patch(stage=stage)
-
-
-def search_attributes_at_start(inp: CertificationInput) -> TypedSearchAttributes:
-    """Set by the API when it starts the workflow: visible in the Temporal UI from the first moment."""
-    return TypedSearchAttributes(
-        [
-            SearchAttributePair(sa.CASE_TYPE, "certification"),
-            SearchAttributePair(sa.CASE_STAGE, Stage.INTAKE.value),
-            SearchAttributePair(sa.INSURED_NUMBER, inp.insured_no),
-            SearchAttributePair(sa.DUE_DATE, at_business_hour(delay_notice_latest(inp.applied_on), 17)),
-            SearchAttributePair(sa.OFFICE, inp.office),
-        ]
-    )

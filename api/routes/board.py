@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Path, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
 from api.auth import AuditDep, Principal, require
 from api.deps import ResourcesDep, SessionDep
+from api.unit_of_work import transaction
 from kaigo.errors import ProblemError
 from kaigo.security.permissions import Permission, Role
 from models.board import (
@@ -27,13 +29,14 @@ from models.board import (
     PanelRole,
     RecusalCreate,
 )
-from models.certification import CertificationApplication
+from models.case import CaseType, case_id_for
+from models.certification import CertificationApplication, Recuse
+from models.certification_tasks import CertificationTask
 from models.security import Staff
 from models.task import Task
-from models.task_kinds import TaskKind
-from models.workflow_io import Recuse
 from rules.board import MIN_PANEL_SIZE
 from services import workflow_updates
+from workflows.certification import CertificationWorkflow
 
 router = APIRouter(prefix="/board", tags=["board"])
 
@@ -125,38 +128,59 @@ async def list_meetings(_: Secretariat, session: SessionDep) -> list[MeetingPubl
 
 @router.post("/recusals", status_code=status.HTTP_201_CREATED, summary="審査会委員が回避を申し出る")
 async def declare_recusal(
-    data: RecusalCreate, principal: Member, session: SessionDep, resources: ResourcesDep, audit: AuditDep
+    data: RecusalCreate, principal: Member, resources: ResourcesDep, audit: AuditDep
 ) -> dict[str, str]:
-    application = await session.get(CertificationApplication, data.application_id)
-    if application is None:
-        raise ProblemError(404, "application-not-found", "申請がありません", field="application_id")
-    session.add(
-        BoardRecusal(application_id=data.application_id, login_id=principal.login_id, reason=data.reason)
-    )
-    try:
-        await session.flush()
-    except sa.exc.IntegrityError as exc:
-        raise ProblemError(409, "recused", "この申請については既に回避を申し出ています") from exc
-    # Already on a meeting's agenda: the workflow withdraws the member's vote task.
+    async with transaction(resources, audit) as session:
+        application = await session.get(CertificationApplication, data.application_id)
+        if application is None:
+            raise ProblemError(404, "application-not-found", "申請がありません", field="application_id")
+        session.add(
+            BoardRecusal(application_id=data.application_id, login_id=principal.login_id, reason=data.reason)
+        )
+        try:
+            await session.flush()
+        except sa.exc.IntegrityError as exc:
+            raise ProblemError(409, "recused", "この申請については既に回避を申し出ています") from exc
+        audit.record("board.recusal", detail={"application_id": data.application_id})
+    # Already on a meeting's agenda: the workflow withdraws the member's vote task (no transaction held).
     recusal = Recuse(member=principal.login_id, actor=principal.login_id)
     await workflow_updates.execute(
-        resources.temporal, application.workflow_id, "recuse_member", recusal, type(None)
+        resources.temporal, application.workflow_id, CertificationWorkflow.recuse_member, recusal
     )
-    audit.record("board.recusal", detail={"application_id": data.application_id})
     return {"application_id": data.application_id, "login_id": principal.login_id}
 
 
 class BoardCaseFile(BaseModel):
-    """審査会資料: what the board judges from. Anonymised — no name, address, birth date or 個人番号."""
+    """審査会資料: what the board judges from, for one meeting. Anonymised: the case is 第n号 of the meeting's
+    agenda; no name, address, birth date, 被保険者番号, 宛名番号 or 個人番号, and none of the free-text fields
+    that could carry them (the secretariat prepares 特記事項 for the board separately)."""
 
     application_id: str
-    kind: str
-    category: str
-    age_group: str
-    previous_level: str | None
-    primary_result: dict[str, Any] | None
-    survey: dict[str, Any] | None
-    opinion: dict[str, Any] | None
+    meeting_held_on: date | None = Field(description="審査会の開催日")
+    agenda_no: int | None = Field(description="審査会での番号 (第n号)")
+    application_kind: str = Field(description="申請区分")
+    age_group: str = Field(description="被保険者の区分 (第1号・第2号)")
+    previous_level: str | None = Field(description="前回の要介護状態区分")
+    primary_result: dict[str, Any] | None = Field(description="一次判定 (区分・基準時間・中間評価項目)")
+    survey_answers: dict[str, Any] | None = Field(description="認定調査の基本調査 (74項目) と自立度")
+    opinion: dict[str, Any] | None = Field(description="主治医意見書の判定に使う項目")
+
+
+# What of each record the board reads: item answers and ratings, never identities or free text.
+_PRIMARY_FIELDS = (
+    "level", "total_minutes", "meal_minutes", "excretion_minutes", "transfer_minutes", "hygiene_minutes",
+    "indirect_minutes", "bpsd_minutes", "rehabilitation_minutes", "medical_minutes", "group1_score",
+    "group2_score", "group3_score", "group4_score", "group5_score", "stability", "dementia_probability",
+)  # fmt: skip
+_SURVEY_FIELDS = ("schema_version", "answers", "physical_independence", "dementia_independence")
+_OPINION_FIELDS = (
+    "physical_independence", "dementia_independence", "stability", "short_term_memory", "decision_making",
+    "communication", "eating", "specified_disease",
+)  # fmt: skip
+
+
+def _only(record: dict[str, Any] | None, fields: tuple[str, ...]) -> dict[str, Any] | None:
+    return None if record is None else {k: record[k] for k in fields if k in record}
 
 
 @router.get("/cases/{application_id}", summary="審査会資料 (匿名化; 担当委員のみ)")
@@ -170,27 +194,32 @@ async def case_file(
     seated = (
         await session.exec(
             select(Task.id).where(
-                Task.case_id == f"certification-{application_id}",
+                Task.case_id == case_id_for(CaseType.CERTIFICATION, application_id),
                 Task.assignee == principal.login_id,
-                col(Task.kind).in_([TaskKind.BOARD_VOTE, TaskKind.BOARD_CLOSE]),
+                col(Task.kind).in_([CertificationTask.BOARD_VOTE, CertificationTask.BOARD_CLOSE]),
             )
         )
     ).first()
     if application is None or seated is None:
         raise ProblemError(404, "case-not-found", "担当する審査案件ではありません", field="application_id")
-    survey = dict(application.survey or {})
-    if isinstance(survey.get("overview"), dict):  # the surveyor's name identifies nobody but is not needed
-        survey["overview"] = {k: v for k, v in survey["overview"].items() if k not in ("surveyor_name",)}
-    opinion = {k: v for k, v in (application.opinion or {}).items() if k not in ("physician_name",)}
+    allocation = (
+        await session.exec(
+            select(BoardAllocation, BoardMeeting)
+            .join(BoardMeeting)
+            .where(BoardAllocation.application_id == application_id)
+            .order_by(col(BoardMeeting.held_on).desc())
+        )
+    ).first()
     audit.record("board.case_file", subject=application.atena_no, detail={"application_id": application_id})
     age_group = "第1号 (65歳以上)" if application.category == "1" else "第2号 (40〜64歳)"
     return BoardCaseFile(
         application_id=application_id,
-        kind=application.kind,
-        category=application.category,
+        meeting_held_on=allocation[1].held_on if allocation else None,
+        agenda_no=allocation[0].agenda_no if allocation else None,
+        application_kind=application.kind,
         age_group=age_group,
         previous_level=application.previous_level,
-        primary_result=application.primary_result,
-        survey=survey,
-        opinion=opinion,
+        primary_result=_only(application.primary_result, _PRIMARY_FIELDS),
+        survey_answers=_only(application.survey, _SURVEY_FIELDS),
+        opinion=_only(application.opinion, _OPINION_FIELDS),
     )

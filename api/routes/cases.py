@@ -1,32 +1,29 @@
-"""A case's timeline: every step with actor and time, its tasks and its current stage."""
+"""A case of any procedure: its header (stage, next due date, office), its record, timeline and tasks."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel
-from sqlmodel import col, select
+from pydantic import BaseModel, Field
 
 from api.auth import AuditDep, Principal, check_subject_access, require
 from api.deps import ResourcesDep, SessionDep
-from kaigo.errors import ProblemError
+from api.task_views import task_view
 from kaigo.security.permissions import Permission
-from models.case import CaseEvent, CaseEventPublic
-from models.certification import STAGE_LABELS, ApplicationPublic, CertificationApplication, Stage
+from models.case import CASE_ID_EXAMPLE, CaseEventPublic, CaseId, CasePublic
 from models.common import utcnow
-from models.task import Task
-from services.tasks import TaskPublic
+from models.task import TaskPublic
+from procedures import procedure_of
+from services import cases, tasks
 
 router = APIRouter(tags=["cases"])
 
 
 class CaseDetail(BaseModel):
-    case_id: str
-    case_type: str
-    stage: Stage
-    stage_label: str
-    application: ApplicationPublic
+    case: CasePublic
+    stage_label: str = Field(description="段階 (日本語)")
+    record: dict[str, Any] | None = Field(description="手続ごとの記録 (認定なら申請)")
     timeline: list[CaseEventPublic]
     tasks: list[TaskPublic]
 
@@ -34,41 +31,35 @@ class CaseDetail(BaseModel):
 @router.get("/cases/{case_id}", summary="ケースの経過 (各段階の担当者と日時)")
 async def get_case(
     case_id: Annotated[
-        str, Path(pattern=r"^certification-[0-9a-f]{32}$", description="ケースID (ワークフローID)")
+        CaseId,
+        Path(
+            description=f"ケースID (= Temporal のワークフローID: <手続>-<32桁の16進数>、例 {CASE_ID_EXAMPLE})"
+        ),
     ],
     principal: Annotated[Principal, require(Permission.CASE_READ)],
     session: SessionDep,
     resources: ResourcesDep,
     audit: AuditDep,
 ) -> CaseDetail:
-    application = (
-        await session.exec(
-            select(CertificationApplication).where(CertificationApplication.workflow_id == case_id)
-        )
-    ).first()
-    if application is None:
-        raise ProblemError(404, "case-not-found", f"ケース {case_id} はありません", field="case_id")
+    case = await cases.get(session=session, case_id=case_id)
     await check_subject_access(
         principal=principal,
         permission=Permission.CASE_READ,
-        atena_no=application.atena_no,
+        atena_no=case.subject_atena_no,
         resources=resources,
         trail=audit,
     )
-    events = (
-        await session.exec(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.id)))
-    ).all()
-    case_tasks = (
-        await session.exec(select(Task).where(Task.case_id == case_id).order_by(col(Task.created_at)))
-    ).all()
-    audit.record("case.read", subject=application.atena_no, detail={"case_id": case_id})
+    procedure = procedure_of(case_id)
+    assert procedure is not None  # a case row exists only for a registered procedure
+    record = await procedure.record(session, case)
+    audit.record("case.read", subject=case.subject_atena_no, detail={"case_id": case_id})
     now = utcnow()
     return CaseDetail(
-        case_id=case_id,
-        case_type="certification",
-        stage=Stage(application.stage),
-        stage_label=STAGE_LABELS[Stage(application.stage)],
-        application=ApplicationPublic.model_validate(application),
-        timeline=[CaseEventPublic.model_validate(e) for e in events],
-        tasks=[TaskPublic.of(t, now) for t in case_tasks],
+        case=CasePublic.model_validate(case),
+        stage_label=procedure.model.stages.get(case.stage, case.stage),
+        record=record.model_dump(mode="json") if record else None,
+        timeline=[
+            CaseEventPublic.model_validate(e) for e in await cases.timeline(session=session, case_id=case_id)
+        ],
+        tasks=[task_view(t, now, principal) for t in await tasks.of_case(session=session, case_id=case_id)],
     )

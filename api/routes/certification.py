@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from api.auth import AuditDep, Principal, check_subject_access, require
 from api.deps import ResourcesDep, SessionDep
 from api.idempotency import IdempotencyDep
+from api.task_views import task_view
+from api.unit_of_work import transaction
 from kaigo.errors import ProblemError
 from kaigo.security.permissions import Permission
 from models.alwaysj import (
@@ -18,22 +20,19 @@ from models.alwaysj import (
     export_application_record,
     parse_primary_result_csv,
 )
-from models.certification import (
-    ApplicationCreate,
-    ApplicationPublic,
-    ApplicationState,
-    EndReason,
-    Withdrawal,
-)
+from models.case import CaseState
+from models.certification import ApplicationCreate, ApplicationPublic, EndReason, Withdrawal
+from models.certification_tasks import CertificationTask
 from models.common import utcnow
 from models.physician_opinion import PhysicianOpinion
+from models.procedure import EndCase
 from models.registry import Person
 from models.survey import SurveyRecord
-from models.task_kinds import TaskKind
+from models.task import TaskPublic
 from rules.certification import ApplicationKind
 from rules.insured_status import InsuredCategory
 from rules.primary_determination import CareLevel
-from services import certification, tasks
+from services import cases, certification, tasks
 
 router = APIRouter(tags=["certification"])
 
@@ -51,7 +50,6 @@ ApplicationIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="
 async def receive_application(
     data: ApplicationCreate,
     principal: Intake,
-    session: SessionDep,
     resources: ResourcesDep,
     audit: AuditDep,
     idempotency: IdempotencyDep,
@@ -59,18 +57,19 @@ async def receive_application(
     replay = await idempotency.begin(principal.login_id, data.model_dump(mode="json"))
     if replay is not None:
         return replay
-    application = await certification.receive(
-        session=session,
+    application, case = await certification.receive(
+        sessions=resources.sessions,
         temporal=resources.temporal,
         settings=resources.settings,
         data=data,
         actor=principal.login_id,
     )
-    audit.record(
-        "certification.receive", subject=application.atena_no, detail={"application_id": application.id}
-    )
-    body = ApplicationPublic.model_validate(application).model_dump(mode="json")
-    await idempotency.complete(session, status.HTTP_201_CREATED, body)
+    body = ApplicationPublic.of(application, case).model_dump(mode="json")
+    async with transaction(resources, audit) as session:
+        audit.record(
+            "certification.receive", subject=application.atena_no, detail={"application_id": application.id}
+        )
+        await idempotency.complete(session, status.HTTP_201_CREATED, body)
     return JSONResponse(
         body,
         status_code=status.HTTP_201_CREATED,
@@ -86,7 +85,7 @@ async def get_application(
     resources: ResourcesDep,
     audit: AuditDep,
 ) -> ApplicationPublic:
-    application = await certification.get(session=session, application_id=application_id)
+    application, case = await certification.get(session=session, application_id=application_id)
     await check_subject_access(
         principal=principal,
         permission=Permission.CASE_READ,
@@ -97,7 +96,7 @@ async def get_application(
     audit.record(
         "certification.read", subject=application.atena_no, detail={"application_id": application_id}
     )
-    return ApplicationPublic.model_validate(application)
+    return ApplicationPublic.of(application, case)
 
 
 @router.post("/certification-applications/{application_id}/withdrawal", summary="申請の取下げ")
@@ -105,26 +104,26 @@ async def withdraw(
     application_id: ApplicationIdPath,
     data: Withdrawal,
     principal: Intake,
-    session: SessionDep,
     resources: ResourcesDep,
     audit: AuditDep,
 ) -> ApplicationPublic:
-    application = await certification.get(session=session, application_id=application_id)
-    if application.state != ApplicationState.OPEN:
+    async with transaction(resources, audit) as session:
+        application, case = await certification.get(session=session, application_id=application_id)
+    if case.state != CaseState.OPEN:
         raise ProblemError(409, "case-closed", "この申請は既に決定または終了しています")
-    await certification.end_case(
+    await cases.end_case(
         temporal=resources.temporal,
-        application=application,
-        reason=EndReason.WITHDRAWN,
-        actor=principal.login_id,
-        on=data.withdrawn_on,
-        note=data.reason,
+        case_id=case.id,
+        request=EndCase(
+            reason=EndReason.WITHDRAWN, actor=principal.login_id, on=data.withdrawn_on, note=data.reason
+        ),
     )
-    audit.record(
-        "certification.withdraw", subject=application.atena_no, detail={"application_id": application_id}
-    )
-    await session.refresh(application)
-    return ApplicationPublic.model_validate(application)
+    async with transaction(resources, audit) as session:
+        audit.record(
+            "certification.withdraw", subject=application.atena_no, detail={"application_id": application_id}
+        )
+        application, case = await certification.get(session=session, application_id=application_id)
+        return ApplicationPublic.of(application, case)
 
 
 @router.get(
@@ -140,7 +139,7 @@ async def export_for_primary(
     resources: ResourcesDep,
     audit: AuditDep,
 ) -> Response:
-    application = await certification.get(session=session, application_id=application_id)
+    application, _ = await certification.get(session=session, application_id=application_id)
     if application.survey is None or application.opinion is None:
         raise ProblemError(409, "evidence-missing", "認定調査と主治医意見書がそろってから出力できます")
     person = await session.get(Person, application.atena_no)
@@ -178,16 +177,14 @@ async def import_primary_result(
     application_id: ApplicationIdPath,
     request: Request,
     principal: Intake,
-    session: SessionDep,
     resources: ResourcesDep,
     audit: AuditDep,
     content_type: Annotated[str | None, Header()] = None,
-) -> tasks.TaskPublic:
+) -> TaskPublic:
     if not (content_type or "").startswith("text/csv"):
         raise ProblemError(
             415, "csv-required", "Content-Type: text/csv で一次判定結果ファイルを送ってください"
         )
-    application = await certification.get(session=session, application_id=application_id)
     try:
         records = parse_primary_result_csv(await request.body())
     except AlwaysjCsvError as error:
@@ -195,6 +192,11 @@ async def import_primary_result(
         raise ProblemError(
             422, "primary-csv", str(error).splitlines()[0], field="csv", extra={"issues": issues}
         ) from None
+    async with transaction(resources, audit) as session:
+        application, _ = await certification.get(session=session, application_id=application_id)
+        task = await tasks.open_of_kind(
+            session=session, case_id=application.workflow_id, kind=CertificationTask.PRIMARY_RESULT
+        )
     mine = [
         r
         for r in records
@@ -207,21 +209,16 @@ async def import_primary_result(
             "この申請の一次判定結果がファイルにありません (被保険者番号・申請日)",
             field="csv",
         )
-    found, _ = await tasks.search(
-        session=session,
-        query=tasks.TaskSearch(case_id=application.workflow_id, kind=TaskKind.PRIMARY_RESULT),
-        who=tasks.TaskVisibility(login_id=principal.login_id, sees_all=True, claimable_roles=[]),
-    )
-    if not found:
+    if task is None:
         raise ProblemError(409, "no-primary-task", "この申請は一次判定結果の取込待ちではありません")
-    task = found[0]
     await tasks.complete(
         temporal=resources.temporal,
         task=task,
         actor=principal.login_id,
         payload=mine[0].model_dump(mode="json"),
     )
-    audit.record("primary.import", subject=application.atena_no, detail={"application_id": application_id})
-    task_id = task.id
-    session.expire_all()  # the workflow's activity closed the task in another transaction
-    return tasks.TaskPublic.of(await tasks.get(session=session, task_id=task_id), utcnow())
+    async with transaction(resources, audit) as session:
+        audit.record(
+            "primary.import", subject=application.atena_no, detail={"application_id": application_id}
+        )
+        return task_view(await tasks.get(session=session, task_id=task.id), utcnow(), principal)

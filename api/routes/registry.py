@@ -13,10 +13,11 @@ from fastapi import APIRouter, Path, Query, status
 
 from api.auth import AuditDep, Principal, check_subject_access, require
 from api.deps import PageDep, ResourcesDep, SessionDep
+from api.unit_of_work import transaction
 from kaigo.errors import ProblemError
 from kaigo.security.permissions import Permission
-from models.certification import EndReason
 from models.common import Page
+from models.procedure import RegistryEnd
 from models.registry import (
     Insured,
     InsuredCreate,
@@ -32,7 +33,7 @@ from models.registry import (
     PersonRemoval,
     RemovalReason,
 )
-from services import certification, mynumber, registry
+from services import cases, mynumber, registry
 
 router = APIRouter(tags=["registry"])
 
@@ -126,41 +127,40 @@ async def remove_person(
     atena_no: AtenaNoPath,
     data: PersonRemoval,
     principal: RegistryWriter,
-    session: SessionDep,
     resources: ResourcesDep,
     audit: AuditDep,
 ) -> PersonPublic:
-    person = await registry.record_removal(
-        session=session, atena_no=atena_no, removed_on=data.removed_on, reason=data.removal_reason
-    )
-    audit.record("person.removal", subject=atena_no, detail={"reason": str(data.removal_reason)})
-    reason = EndReason.DEATH if data.removal_reason is RemovalReason.DEATH else EndReason.LOST_STATUS
-    await _end_cases(session, resources, audit, principal, atena_no, reason, data.removed_on)
+    async with transaction(resources, audit) as session:
+        person = await registry.record_removal(
+            session=session, atena_no=atena_no, removed_on=data.removed_on, reason=data.removal_reason
+        )
+        audit.record("person.removal", subject=atena_no, detail={"reason": str(data.removal_reason)})
+    reason = RegistryEnd.DEATH if data.removal_reason is RemovalReason.DEATH else RegistryEnd.LOST_STATUS
+    await _end_cases(resources, audit, principal, atena_no, reason, data.removed_on)
     return _person_public(person, principal, resources)
 
 
 async def _end_cases(
-    session: SessionDep,
     resources: ResourcesDep,
     audit: AuditDep,
     principal: Principal,
     atena_no: str,
-    reason: EndReason,
+    reason: RegistryEnd,
     on: date,
 ) -> None:
-    """Death or loss of status ends the person's open procedures; no notice is sent afterwards."""
-    ended = await certification.end_open_cases_of(
-        session=session,
+    """Death or loss of status ends the person's open cases of every procedure; no notice follows. Runs after
+    the registry change is committed, with no transaction held while the workflows are told."""
+    ended = await cases.end_open_cases(
+        sessions=resources.sessions,
         temporal=resources.temporal,
         atena_no=atena_no,
         reason=reason,
         actor=principal.login_id,
         on=on,
     )
-    for application_id in ended:
-        audit.record(
-            "certification.end", subject=atena_no, detail={"application_id": application_id, "reason": reason}
-        )
+    async with transaction(resources, audit):
+        for case in ended:
+            audit.record("case.end", subject=atena_no, detail={"case_id": case.id, "reason": str(reason)})
 
 
 # ---------------------------------------------------------------------------------------------- 個人番号
@@ -281,11 +281,12 @@ async def record_loss(
     insured_no: InsuredNoPath,
     data: InsuredLoss,
     principal: RegistryWriter,
-    session: SessionDep,
     resources: ResourcesDep,
     audit: AuditDep,
 ) -> InsuredPublic:
-    insured, person = await registry.record_loss(session=session, insured_no=insured_no, loss=data)
-    reason = EndReason.DEATH if data.loss_reason is LossReason.DEATH else EndReason.LOST_STATUS
-    await _end_cases(session, resources, audit, principal, person.atena_no, reason, data.lost_on)
-    return _insured_with_audit(audit, "insured.loss", insured, person)
+    async with transaction(resources, audit) as session:
+        insured, person = await registry.record_loss(session=session, insured_no=insured_no, loss=data)
+        public = _insured_with_audit(audit, "insured.loss", insured, person)
+    reason = RegistryEnd.DEATH if data.loss_reason is LossReason.DEATH else RegistryEnd.LOST_STATUS
+    await _end_cases(resources, audit, principal, person.atena_no, reason, data.lost_on)
+    return public

@@ -1,28 +1,31 @@
-"""Task inbox: search, claim, assign, unassign (If-Match / ETag), complete (workflow update)."""
+"""Task inbox of every procedure: search, claim, assign, unassign (If-Match / ETag), complete (an update).
+
+Generic: a task's kind (procedures.TASK_KINDS) says who does it, with which permission and payload; the
+workflow that opened it says whether a contractor may take it and whether its assignee is fixed.
+"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Path, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlmodel import select
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.auth import AuditDep, Principal, check_subject_access, deny, require
-from api.deps import ResourcesDep, SessionDep
+from api.auth import AuditDep, AuditTrail, Principal, check_subject_access, deny, require
+from api.deps import Resources, ResourcesDep, SessionDep
 from api.errors import field_errors
-from kaigo.config import Settings
+from api.task_views import task_view
+from api.unit_of_work import transaction
 from kaigo.errors import ProblemError
-from kaigo.security.permissions import SCOPED_ROLES, Permission, Role
-from models.certification import CertificationApplication
+from kaigo.security.permissions import ROLE_LABELS, SCOPED_ROLES, Permission, Role
 from models.common import Page, utcnow
 from models.security import Staff
-from models.task import Task, TaskState
-from models.task_kinds import TASK_KINDS, TaskKind, parse_payload
-from rules.certification import ApplicationKind
+from models.task import Task, TaskPublic, TaskState
+from procedures import TASK_KINDS
 from services import tasks
+from services.workflow_updates import payload_problem
 
 router = APIRouter(tags=["tasks"])
 
@@ -40,20 +43,29 @@ def _visibility(principal: Principal) -> tasks.TaskVisibility:
     )
 
 
-def _with_etag(response: Response, task: Task) -> tasks.TaskPublic:
-    response.headers["ETag"] = f'"{task.version}"'
-    return tasks.TaskPublic.of(task, utcnow())
+def _label(task: Task) -> str:
+    return TASK_KINDS[task.kind].label
+
+
+def _why_not_visible(task: Task) -> str:
+    """The real reason a task is not the caller's, in the words of the desk."""
+    if task.assignee is not None:
+        return f"この{_label(task)}のタスクは {task.assignee} さんの担当です"
+    role = ROLE_LABELS.get(Role(task.candidate_role), task.candidate_role)
+    if Role(task.candidate_role) in SCOPED_ROLES:
+        return f"この{_label(task)}のタスクは{role}に割り当てられてから処理します"
+    return f"この{_label(task)}のタスクは{role}が処理します"
 
 
 async def _visible_task(
-    session: SessionDep, resources: ResourcesDep, audit: AuditDep, principal: Principal, task_id: uuid.UUID
+    session: AsyncSession, resources: Resources, audit: AuditTrail, principal: Principal, task_id: uuid.UUID
 ) -> Task:
     task = await tasks.get(session=session, task_id=task_id)
     if not _visibility(principal).allows(task):
         await deny(
             resources,
             audit,
-            "このタスクを参照する権限がありません",
+            _why_not_visible(task),
             permission=Permission.TASK_WORK,
             subject=task.subject_atena_no,
             code="not-assigned",
@@ -61,14 +73,26 @@ async def _visible_task(
     return task
 
 
+def _with_etag(response: Response, task: Task, principal: Principal) -> TaskPublic:
+    response.headers["ETag"] = f'"{task.version}"'
+    return task_view(task, utcnow(), principal)
+
+
+class TaskQuery(tasks.TaskSearch):
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str | None) -> str | None:
+        if kind is not None and kind not in TASK_KINDS:
+            raise ValueError(f"タスクの種類は次のいずれかです: {', '.join(sorted(TASK_KINDS))}")
+        return kind
+
+
 @router.post("/tasks/search", summary="タスクを検索する (担当・状態・期限・種類・ケース・被保険者番号)")
-async def search_tasks(
-    query: tasks.TaskSearch, principal: Worker, session: SessionDep
-) -> Page[tasks.TaskPublic]:
+async def search_tasks(query: TaskQuery, principal: Worker, session: SessionDep) -> Page[TaskPublic]:
     rows, total = await tasks.search(session=session, query=query, who=_visibility(principal))
     now = utcnow()
-    return Page[tasks.TaskPublic](
-        items=[tasks.TaskPublic.of(t, now) for t in rows], total=total, page=query.page, size=query.size
+    return Page[TaskPublic](
+        items=[task_view(t, now, principal) for t in rows], total=total, page=query.page, size=query.size
     )
 
 
@@ -80,8 +104,8 @@ async def get_task(
     resources: ResourcesDep,
     audit: AuditDep,
     response: Response,
-) -> tasks.TaskPublic:
-    return _with_etag(response, await _visible_task(session, resources, audit, principal, task_id))
+) -> TaskPublic:
+    return _with_etag(response, await _visible_task(session, resources, audit, principal, task_id), principal)
 
 
 @router.post("/tasks/{task_id}/claim", summary="タスクを自分の担当にする (If-Match 必須)")
@@ -93,12 +117,23 @@ async def claim_task(
     audit: AuditDep,
     response: Response,
     if_match: IfMatch = None,
-) -> tasks.TaskPublic:
+) -> TaskPublic:
     version = tasks.parse_if_match(if_match)
     task = await _visible_task(session, resources, audit, principal, task_id)
-    if Role(task.candidate_role) not in principal.roles or Role(task.candidate_role) in SCOPED_ROLES:
-        raise ProblemError(
-            403, "not-claimable", "このタスクは割当てを受けて処理します (自分では取得できません)"
+    role = Role(task.candidate_role)
+    if role not in principal.roles or role in SCOPED_ROLES:
+        reason = (
+            f"この{_label(task)}のタスクは割当てを受けて処理します (自分では取得できません)"
+            if role in principal.roles
+            else _why_not_visible(task)
+        )
+        await deny(
+            resources,
+            audit,
+            reason,
+            permission=Permission.TASK_WORK,
+            subject=task.subject_atena_no,
+            code="not-claimable",
         )
     if task.assignee not in (None, principal.login_id):
         raise ProblemError(409, "task-assigned", f"このタスクは既に {task.assignee} さんが担当しています")
@@ -107,11 +142,11 @@ async def claim_task(
         session=session, task_id=task_id, expected_version=version, assignee=principal.login_id
     )
     audit.record("task.claim", subject=task.subject_atena_no, detail={"task_id": str(task_id)})
-    return _with_etag(response, task)
+    return _with_etag(response, task, principal)
 
 
 class Assignment(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"assignee": "surveyor"}]})
 
     assignee: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{2,31}$", description="担当にする職員のログインID")
 
@@ -120,14 +155,18 @@ class Assignment(BaseModel):
 async def assign_task(
     task_id: TaskIdPath,
     data: Assignment,
-    _: Assigner,
+    principal: Assigner,
     session: SessionDep,
     audit: AuditDep,
     response: Response,
     if_match: IfMatch = None,
-) -> tasks.TaskPublic:
+) -> TaskPublic:
     version = tasks.parse_if_match(if_match)
     task = await tasks.get(session=session, task_id=task_id)
+    if TASK_KINDS[task.kind].fixed:
+        raise ProblemError(
+            409, "task-fixed", f"{_label(task)}のタスクは担当者が決まっています", field="assignee"
+        )
     await _check_assignee_allowed(session, task, data.assignee)
     task = await tasks.set_assignee(
         session=session, task_id=task_id, expected_version=version, assignee=data.assignee
@@ -137,7 +176,7 @@ async def assign_task(
         subject=task.subject_atena_no,
         detail={"task_id": str(task_id), "assignee": data.assignee},
     )
-    return _with_etag(response, task)
+    return _with_etag(response, task, principal)
 
 
 @router.delete("/tasks/{task_id}/assignee", summary="タスクの担当を外す (If-Match 必須)")
@@ -149,50 +188,48 @@ async def unassign_task(
     audit: AuditDep,
     response: Response,
     if_match: IfMatch = None,
-) -> tasks.TaskPublic:
+) -> TaskPublic:
     version = tasks.parse_if_match(if_match)
     task = await _visible_task(session, resources, audit, principal, task_id)
     if task.assignee != principal.login_id and not principal.has(Permission.TASK_ASSIGN):
         await deny(resources, audit, "他の職員の担当は外せません", permission=Permission.TASK_ASSIGN)
-    if TaskKind(task.kind) in (TaskKind.BOARD_VOTE, TaskKind.BOARD_CLOSE):
-        raise ProblemError(409, "task-fixed", "審査会のタスクは委員に固定されています")
+    if TASK_KINDS[task.kind].fixed:
+        raise ProblemError(409, "task-fixed", f"{_label(task)}のタスクは担当者が決まっています")
     task = await tasks.set_assignee(session=session, task_id=task_id, expected_version=version, assignee=None)
     audit.record("task.unassign", subject=task.subject_atena_no, detail={"task_id": str(task_id)})
-    return _with_etag(response, task)
+    return _with_etag(response, task, principal)
+
+
+CompletionPayload = Annotated[
+    dict[str, Any],
+    Body(embed=True, description="タスクの種類 (kind) ごとの入力内容。種類ごとの形式は下のスキーマを参照"),
+]
 
 
 @router.post("/tasks/{task_id}/completion", summary="タスクを完了する (種類ごとの入力内容を payload に)")
 async def complete_task(
     task_id: TaskIdPath,
     principal: Worker,
-    session: SessionDep,
     resources: ResourcesDep,
     audit: AuditDep,
-    payload: Annotated[dict[str, Any], Body(embed=True, description="タスクの種類ごとの入力内容")],
-) -> tasks.TaskPublic:
-    task = await _visible_task(session, resources, audit, principal, task_id)
-    kind = TaskKind(task.kind)
-    spec = TASK_KINDS[kind]
+    payload: CompletionPayload,
+) -> TaskPublic:
+    """The workflow validates the payload again with the case's state; nothing is written when it refuses.
+    The answer comes once the workflow has taken its next step, so it shows the task closed."""
+    async with transaction(resources, audit) as session:
+        task = await _visible_task(session, resources, audit, principal, task_id)
+    spec = TASK_KINDS[task.kind]
     if not principal.has(spec.permission):
         await deny(resources, audit, f"{spec.label}を行う権限がありません", permission=spec.permission)
     if task.state != TaskState.OPEN:
         raise ProblemError(409, "task-closed", "このタスクは既に終了しています")
     if task.assignee != principal.login_id:
         raise ProblemError(409, "claim-first", "先にタスクを取得 (claim) してください")
-    if kind is TaskKind.OPINION_REQUEST and "due_on" not in payload and "requested_on" in payload:
-        payload = {**payload, "due_on": _opinion_due(payload["requested_on"], resources.settings)}
     try:
-        parse_payload(kind, payload)
+        spec.payload.model_validate(payload)
     except ValidationError as error:
-        errors = [
-            e.model_copy(update={"field": f"payload.{e.field}"}) for e in field_errors(list(error.errors()))
-        ]
-        raise ProblemError(
-            422,
-            "invalid-payload",
-            "; ".join(f"{e.field}: {e.message}" for e in errors),
-            field=errors[0].field,
-            extra={"problems": [e.model_dump() for e in errors]},
+        raise payload_problem(
+            [(f"payload.{e.field}".rstrip("."), e.message) for e in field_errors(list(error.errors()))]
         ) from None
     await check_subject_access(
         principal=principal,
@@ -202,46 +239,28 @@ async def complete_task(
         trail=audit,
     )
     await tasks.complete(temporal=resources.temporal, task=task, actor=principal.login_id, payload=payload)
-    audit.record(
-        "task.complete", subject=task.subject_atena_no, detail={"task_id": str(task_id), "kind": kind}
-    )
-    session.expire_all()
-    return tasks.TaskPublic.of(await tasks.get(session=session, task_id=task_id), utcnow())
+    async with transaction(resources, audit) as session:
+        audit.record(
+            "task.complete",
+            subject=task.subject_atena_no,
+            detail={"task_id": str(task_id), "kind": task.kind},
+        )
+        return task_view(await tasks.get(session=session, task_id=task_id), utcnow(), principal)
 
 
-async def _check_assignee_allowed(session: SessionDep, task: Task, login_id: str) -> None:
-    """The assignee holds the task's role and is active; a 新規 survey is not for contractors (28条5項)."""
+async def _check_assignee_allowed(session: AsyncSession, task: Task, login_id: str) -> None:
+    """The assignee holds the task's role and is active; a contractor only takes delegable tasks."""
     staff = await session.get(Staff, login_id)
     if staff is None or not staff.active:
         raise ProblemError(
             422, "assignee-unknown", f"職員 {login_id} は有効なアカウントではありません", field="assignee"
         )
     if task.candidate_role not in staff.roles:
-        label = TASK_KINDS[TaskKind(task.kind)].label
         raise ProblemError(
-            422, "assignee-role", f"{login_id} さんは{label}の担当になれません", field="assignee"
+            422, "assignee-role", f"{login_id} さんは{_label(task)}の担当になれません", field="assignee"
         )
-    if TaskKind(task.kind) is TaskKind.SURVEY and staff.organization:
-        kind = (
-            await session.exec(
-                select(CertificationApplication.kind).where(
-                    CertificationApplication.workflow_id == task.workflow_id
-                )
-            )
-        ).first()
-        if kind == ApplicationKind.NEW:
-            raise ProblemError(
-                422,
-                "survey-not-delegable",
-                "新規申請の認定調査は委託できません (介護保険法28条5項)。市の調査員を割り当ててください",
-                field="assignee",
-            )
-
-
-def _opinion_due(requested_on: object, settings: Settings) -> str | None:
-    """The city's default due date for a 主治医意見書 (CERTIFICATION_POLICY; the law sets none)."""
-    try:
-        requested = date.fromisoformat(str(requested_on))
-    except ValueError:
-        return None  # the payload validation names the bad date
-    return (requested + timedelta(days=settings.certification_policy.opinion_due_days)).isoformat()
+    if staff.organization and not task.delegable:
+        basis = TASK_KINDS[task.kind].not_delegable_basis or f"{_label(task)}は委託できません"
+        raise ProblemError(
+            422, "task-not-delegable", f"{basis}。市の職員を割り当ててください", field="assignee"
+        )

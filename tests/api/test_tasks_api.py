@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from models.task_kinds import TaskKind
+from models.certification_tasks import CertificationTask as TaskKind
 from tests.factories import insured_payload, person_payload
-from workflows.human_tasks import JST
+from workflows.calendar import JST
 
 Client = Callable[[str], httpx.AsyncClient]
 
@@ -113,7 +113,7 @@ async def test_completion_refusals_name_the_problem(as_staff: Client, case: dict
         json={"payload": {"physician_name": "", "requested_on": "2026-02-30"}},
     )
     assert invalid.status_code == 422
-    fields = {e["field"] for e in invalid.json()["problems"]}
+    fields = {e["field"] for e in invalid.json()["errors"]}  # one entry per field, with its path
     assert {"payload.physician_name", "payload.requested_on", "payload.institution_name"} <= fields
     wrong_role = await as_staff("restriction").post(f"/tasks/{task['id']}/completion", json={"payload": {}})
     assert wrong_role.status_code in (403, 404)

@@ -13,13 +13,15 @@ import httpx
 from pypdf import PdfReader
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client as TemporalClient
 
-from models.task_kinds import TaskKind
+from kaigo import search_attributes
+from models.certification_tasks import CertificationTask as TaskKind
 from rules.primary_determination import CareLevel
 from tests.certification_helpers import BOARD, primary_payload, survey_payload
 from tests.factories import insured_payload, person_payload
 from tests.survey_fixtures import complete_opinion_payload
-from workflows.human_tasks import JST
+from workflows.calendar import JST
 
 Client = Callable[[str], httpx.AsyncClient]
 
@@ -61,7 +63,7 @@ async def _board(
     assert panel.status_code == 201, panel.text
     meeting = await secretariat.post(
         "/board/meetings",
-        json={"panel_id": panel.json()["id"], "held_on": (_today() + timedelta(days=21)).isoformat()},
+        json={"panel_id": panel.json()["id"], "held_on": _today().isoformat()},
     )
     assert meeting.status_code == 201, meeting.text
 
@@ -97,6 +99,7 @@ async def test_27_new_case_over_http_from_application_to_result_notice_pdf(
     running_worker: None,
     demo_password_hash: str,
     sessions: async_sessionmaker[AsyncSession],
+    temporal: TemporalClient,
 ) -> None:
     intake, supervisor, surveyor = as_staff("intake"), as_staff("supervisor"), as_staff("surveyor")
     atena_no, insured_no = await _resident(as_staff)
@@ -140,7 +143,8 @@ async def test_27_new_case_over_http_from_application_to_result_notice_pdf(
     assert done.status_code == 200, done.text
     assert (await surveyor.get(f"/persons/{atena_no}")).status_code == 403  # task closed: access ends
 
-    # 3. 主治医意見書: request, then receipt.
+    # 3. 主治医意見書: request, then receipt. A completion answers once the workflow's next step is written,
+    #    so the receipt task is already in the inbox when the request's completion returns (no polling).
     await _claim_and_complete(
         intake,
         case_id,
@@ -151,6 +155,10 @@ async def test_27_new_case_over_http_from_application_to_result_notice_pdf(
             "requested_on": applied.isoformat(),
         },
     )
+    receipts = await intake.post("/tasks/search", json={"case_id": case_id, "kind": TaskKind.OPINION_RECEIPT})
+    (receipt,) = receipts.json()["items"]
+    # The due date the request left open comes from the policy the case started with (14 days).
+    assert receipt["due_at"].startswith((applied + timedelta(days=14)).isoformat())
     await _claim_and_complete(
         intake,
         case_id,
@@ -177,6 +185,8 @@ async def test_27_new_case_over_http_from_application_to_result_notice_pdf(
     for member in ["board-chair", "board-b", "board-c"]:
         member_client = as_staff(member)
         vote = await _wait_task(member_client, case_id, TaskKind.BOARD_VOTE, assignee="me")
+        # Board members see the meeting's reference for the case, never the insured person's number.
+        assert vote["insured_no"] is None and vote["reference"] == f"審査会 {applied:%m/%d} 第1号"
         material = await member_client.get(f"/board/cases/{application_id}")
         assert material.status_code == 200 and "髙﨑" not in material.text  # anonymised case file
         response = await member_client.post(
@@ -192,6 +202,11 @@ async def test_27_new_case_over_http_from_application_to_result_notice_pdf(
 
     # 6. 決定・通知: the case closes with a 結果通知書 PDF, and its timeline names every step.
     case = await _until_decided(intake, case_id)
+    assert case["case"]["state"] == "closed" and case["case"]["due_on"] is None
+    # The Temporal UI no longer lists the meeting as the case's due date.
+    described = await temporal.get_workflow_handle(case_id).describe()
+    assert described.typed_search_attributes.get(search_attributes.DUE_DATE) is None
+    assert described.typed_search_attributes.get(search_attributes.CASE_STAGE) == "decided"
     steps = [(e["step"], e["actor"]) for e in case["timeline"]]
     assert ("survey.completed", "surveyor") in steps and ("board_close.completed", "board-chair") in steps
     assert steps[-1] == ("certification.decided", "system")
@@ -223,7 +238,7 @@ def _result_csv(result: dict[str, Any]) -> str:
 async def _until_decided(client: httpx.AsyncClient, case_id: str) -> dict[str, Any]:
     for _ in range(200):
         case = (await client.get(f"/cases/{case_id}")).json()
-        if case["stage"] == "decided":
+        if case["case"]["stage"] == "decided":
             return case
         await asyncio.sleep(0.05)
     raise AssertionError(f"case not decided: {case}")

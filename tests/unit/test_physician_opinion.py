@@ -9,7 +9,6 @@ import pytest
 from pydantic import ValidationError
 
 from models.physician_opinion import (
-    OPINION_DUE_DAYS,
     Communication,
     DecisionMaking,
     Eating,
@@ -34,10 +33,9 @@ def _locs(model: type[OpinionRequest | PhysicianOpinion], payload: dict[str, Any
 REQUEST = {"physician_name": "北 一郎", "institution_name": "旭川北病院", "requested_on": "2025-04-02"}
 
 
-def test_request_due_date_defaults_to_14_days() -> None:
-    request = OpinionRequest.model_validate(REQUEST)
-    assert OPINION_DUE_DAYS == 14
-    assert request.due_on == date(2025, 4, 16)
+def test_request_without_due_date_leaves_it_to_the_case_policy() -> None:
+    # The workflow fills it from the policy the case started with (tests/workflows: opinion due date).
+    assert OpinionRequest.model_validate(REQUEST).due_on is None
 
 
 def test_request_keeps_an_explicit_due_date() -> None:

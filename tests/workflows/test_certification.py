@@ -19,20 +19,29 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from kaigo.config import Settings
 from kaigo.errors import ProblemError
 from models.board import BoardAllocation
 from models.case import CaseEvent
-from models.certification import ApplicationCreate, ApplicationState, Certification, EndReason, Stage
+from models.certification import (
+    ApplicationCreate,
+    ApplicationState,
+    Certification,
+    CertificationOutcome,
+    CertificationPolicy,
+    EndReason,
+    Stage,
+)
+from models.certification_tasks import CertificationTask as TaskKind
 from models.notice import NoticeRecord
+from models.procedure import NOTICE_REPAIR, CaseClosed, EndCase
+from models.registry import Person
 from models.task import Task, TaskState
-from models.task_kinds import TaskKind
-from models.workflow_io import CertificationOutcome
-from rules.certification import decision_deadline
+from rules.calendar import add_months, month_end
+from rules.certification import ApplicationKind, decision_deadline, validity_period
 from rules.primary_determination import CareLevel
-from services import certification, tasks
+from services import cases, certification, tasks
 from tests.certification_helpers import (
     BOARD,
     CaseDriver,
@@ -44,8 +53,8 @@ from tests.certification_helpers import (
     seed_insured,
     survey_payload,
 )
-from worker import WORKFLOWS, activities_for
-from workflows.human_tasks import JST
+from worker import build_notice_worker, build_worker
+from workflows.calendar import JST
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 
@@ -61,13 +70,12 @@ async def worker(
     queue_settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[Client]:
-    async with Worker(
-        time_skipping_env.client,
-        task_queue=queue_settings.temporal_task_queue,
-        workflows=WORKFLOWS,
-        activities=activities_for(queue_settings, sessions),
+    client = time_skipping_env.client
+    async with (
+        build_worker(client, queue_settings, sessions),
+        build_notice_worker(client, queue_settings, sessions),
     ):
-        yield time_skipping_env.client
+        yield client
 
 
 _clock: WorkflowEnvironment | None = None
@@ -93,7 +101,9 @@ async def start(
 ) -> AsyncIterator[Callable[..., object]]:
     started: list[str] = []
 
-    async def start_case(insured_no: str = "0300000001", **fields: object) -> CaseDriver:
+    async def start_case(
+        insured_no: str = "0300000001", policy: CertificationPolicy | None = None, **fields: object
+    ) -> CaseDriver:
         data = ApplicationCreate.model_validate(
             {
                 "insured_no": insured_no,
@@ -103,10 +113,16 @@ async def start(
                 **fields,
             }
         )
-        async with sessions() as session, session.begin():
-            application = await certification.receive(
-                session=session, temporal=worker, settings=queue_settings, data=data, actor="intake"
-            )
+        application, _ = await certification.receive(
+            sessions=sessions,
+            temporal=worker,
+            settings=queue_settings.model_copy(
+                update={"certification_policy": policy or CertificationPolicy()}
+            ),
+            data=data,
+            actor="intake",
+            today=await today(),
+        )
         started.append(application.workflow_id)
         return CaseDriver(worker, sessions, application.id)
 
@@ -169,6 +185,11 @@ async def _has_event(sessions: async_sessionmaker[AsyncSession], case: CaseDrive
     return step in await _events(sessions, case)
 
 
+async def _end(worker: Client, case: CaseDriver, reason: EndReason, note: str | None = None) -> CaseClosed:
+    request = EndCase(reason=reason, actor="intake", on=await today(), note=note)
+    return await cases.end_case(temporal=worker, case_id=case.case_id, request=request)
+
+
 async def _decide_by_board(case: CaseDriver, level: CareLevel, months: int | None, voters: list[str]) -> None:
     for member in voters:
         await case.vote(member, level, months)
@@ -185,22 +206,21 @@ async def test_27_new_application_from_intake_to_result_notice(
     record_history: Callable[..., object],
 ) -> None:
     await seed_insured(sessions)
-    await seed_board(sessions, [await today() + timedelta(days=20)])
+    await seed_board(sessions, [await today()])
     case: CaseDriver = await start()  # type: ignore[operator]
     applied = await today()
     await case.evidence(applied)
     await case.open_task(TaskKind.PRIMARY_RESULT)
-    assert (await case.application()).stage == Stage.PRIMARY
+    assert (await case.case()).stage == Stage.PRIMARY
     await case.complete(TaskKind.PRIMARY_RESULT, primary_payload("0300000001", applied))
     await case.open_task(TaskKind.BOARD_CLOSE)
-    assert (await case.application()).stage == Stage.BOARD
+    assert (await case.case()).stage == Stage.BOARD
     await _decide_by_board(case, CareLevel.CARE_2, 6, BOARD[:4])
 
     outcome = await _result(worker, case)
     assert outcome.state == ApplicationState.DECIDED and outcome.level == CareLevel.CARE_2
     # 27条8項: effective from the application date; 6 months counted from the next month's 1st, month end.
-    assert outcome.valid_from == applied
-    assert outcome.valid_to is not None and outcome.valid_to.day >= 28
+    assert (outcome.valid_from, outcome.valid_to) == validity_period(ApplicationKind.NEW, applied, 6)
     notices = await _notices(sessions, case)
     assert [n.kind for n in notices] == ["certification_result"]
     assert notices[0].pdf.startswith(b"%PDF") and notices[0].pages in (1, 2)
@@ -221,9 +241,10 @@ async def test_27_new_application_from_intake_to_result_notice(
         "board.allocated",
     } <= set(steps)
     assert steps[-1] == "certification.decided"
-    application = await case.application()
-    assert (application.state, application.stage) == (ApplicationState.DECIDED, Stage.DECIDED)
-    assert application.surveyor == "surveyor"
+    header = await case.case()
+    assert (header.state, header.outcome, header.stage) == ("closed", "decided", Stage.DECIDED)
+    assert header.due_on is None and header.exclusive_key is None  # a new application may now be filed
+    assert (await case.application()).surveyor == "surveyor"
     await record_history(worker, case, "new_decided")
 
 
@@ -232,7 +253,7 @@ async def test_27_9_not_applicable_gets_a_denial_notice_with_reasons(
     record_history: Callable[..., object],
 ) -> None:  # fmt: skip
     await seed_insured(sessions)
-    await seed_board(sessions, [await today() + timedelta(days=20)])
+    await seed_board(sessions, [await today()])
     case: CaseDriver = await start()  # type: ignore[operator]
     await case.evidence(await today())
     await case.complete(
@@ -255,7 +276,7 @@ async def test_board_tie_is_broken_by_the_chair_and_change_needs_a_reason(
     record_history: Callable[..., object],
 ) -> None:  # fmt: skip
     await seed_insured(sessions)
-    await seed_board(sessions, [await today() + timedelta(days=20)])
+    await seed_board(sessions, [await today()])
     case: CaseDriver = await start()  # type: ignore[operator]
     await case.evidence(await today())
     await case.complete(
@@ -271,14 +292,7 @@ async def test_board_tie_is_broken_by_the_chair_and_change_needs_a_reason(
     assert refused.value.status == 422 and refused.value.field == "payload.change_reason"
     await case.close_board(change_reason="認知症による見守りの手間が一次判定に反映されていないため")
     with pytest.raises(ProblemError) as too_late:  # the board has decided: the decision is notified
-        await certification.end_case(
-            temporal=worker,
-            application=await case.application(),
-            reason=EndReason.WITHDRAWN,
-            actor="intake",
-            on=await today(),
-            note=None,
-        )
+        await _end(worker, case, EndReason.WITHDRAWN)
     assert too_late.value.status == 409
     outcome = await _result(worker, case)
     assert outcome.level == CareLevel.CARE_3
@@ -289,21 +303,31 @@ async def test_board_tie_is_broken_by_the_chair_and_change_needs_a_reason(
 
 async def test_board_without_quorum_moves_the_case_to_the_next_meeting(
     start: Callable[..., object], worker: Client, sessions: async_sessionmaker[AsyncSession],
-    record_history: Callable[..., object],
+    time_skipping_env: WorkflowEnvironment, record_history: Callable[..., object],
 ) -> None:  # fmt: skip
     await seed_insured(sessions)
-    first, second = await seed_board(
-        sessions, [await today() + timedelta(days=10), await today() + timedelta(days=17)]
-    )
+    first, second = await seed_board(sessions, [await today(), await today() + timedelta(days=7)])
     case: CaseDriver = await start()  # type: ignore[operator]
     await case.evidence(await today())
     await case.complete(TaskKind.PRIMARY_RESULT, primary_payload("0300000001", await today()))
     await case.vote("board-chair", CareLevel.CARE_2, 6)
     await case.vote("board-b", CareLevel.CARE_2, 6)
     await case.close_board()  # 2 of 5 present: no quorum (chair + majority)
+    await case.open_task(TaskKind.BOARD_VOTE, assignee="board-chair")
+    second_meeting = await today() + timedelta(days=7)
+    with pytest.raises(ProblemError) as early:  # votes belong to the meeting: not before its date
+        await case.vote("board-chair", CareLevel.CARE_2, 6)
+    assert early.value.status == 409 and "開催日より前" in early.value.detail
+    await time_skipping_env.sleep(timedelta(days=7))
     await _decide_by_board(case, CareLevel.CARE_2, 6, BOARD[:3])
     outcome = await _result(worker, case)
     assert outcome.level == CareLevel.CARE_2
+    # Decided at the second meeting: the certification and its notice carry that date.
+    async with sessions() as session:
+        certified = await session.get(Certification, case.application_id)
+    assert certified is not None and certified.decided_on == second_meeting
+    (notice,) = await _notices(sessions, case)
+    assert notice.data["decision_date"] == second_meeting.isoformat()
     steps = await _events(sessions, case)
     assert steps.count("board.allocated") == 2 and steps.count("board.tallied") == 2
     async with sessions() as session:
@@ -322,7 +346,7 @@ async def test_members_from_the_applying_office_are_recused(
     start: Callable[..., object], worker: Client, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     await seed_insured(sessions)
-    await seed_board(sessions, [await today() + timedelta(days=20)])
+    await seed_board(sessions, [await today()])
     case: CaseDriver = await start(**renewal_fields(await today() + timedelta(days=40)))  # type: ignore[operator]
     await case.evidence(await today())
     await case.complete(TaskKind.PRIMARY_RESULT, primary_payload("0300000001", await today()))
@@ -339,7 +363,7 @@ async def test_29_change_of_level_gets_a_category_change_notice(
     record_history: Callable[..., object],
 ) -> None:  # fmt: skip
     await seed_insured(sessions)
-    await seed_board(sessions, [await today() + timedelta(days=20)])
+    await seed_board(sessions, [await today()])
     change = {
         "kind": "change",
         "previous_level": CareLevel.CARE_2,
@@ -364,7 +388,7 @@ async def test_7_3_2_second_category_needs_a_specified_disease_confirmed_by_the_
     record_history: Callable[..., object],
 ) -> None:  # fmt: skip
     await seed_insured(sessions, insured_no="0300000002", category="2")
-    await seed_board(sessions, [await today() + timedelta(days=20)])
+    await seed_board(sessions, [await today()])
     second = {
         "specified_disease": "16",
         "medical_insurer_no": "06010014",
@@ -434,10 +458,7 @@ async def test_27_11_delay_notice_before_the_deadline_and_again_when_the_estimat
     )
     both = await eventually(lambda: _count_notices(sessions, case, 2))
     assert [n.kind for n in both] == ["postponement", "postponement"]
-    await certification.end_case(
-        temporal=worker, application=await case.application(), reason=EndReason.WITHDRAWN, actor="intake",
-        on=await today(), note=None,
-    )  # fmt: skip
+    await _end(worker, case, EndReason.WITHDRAWN)
     await _result(worker, case)
     await record_history(worker, case, "delay_notices")
 
@@ -534,10 +555,9 @@ async def test_withdrawal_closes_open_tasks_and_sends_nothing(
     await seed_insured(sessions)
     case: CaseDriver = await start()  # type: ignore[operator]
     await case.open_task(TaskKind.SURVEY)
-    outcome = await certification.end_case(
-        temporal=worker, application=await case.application(), reason=EndReason.WITHDRAWN, actor="intake",
-        on=await today(), note="本人の申出",
-    )  # fmt: skip
+    closed = await _end(worker, case, EndReason.WITHDRAWN, note="本人の申出")
+    assert closed.outcome == ApplicationState.ENDED
+    outcome = await _result(worker, case)
     assert outcome.state == ApplicationState.ENDED and outcome.end_reason == EndReason.WITHDRAWN
     async with sessions() as session:
         states = {
@@ -546,17 +566,11 @@ async def test_withdrawal_closes_open_tasks_and_sends_nothing(
         }
     assert set(states.values()) == {TaskState.CANCELLED}
     assert await _notices(sessions, case) == []
-    application = await case.application()
-    assert (application.state, application.end_reason, application.stage) == ("ended", "withdrawn", "ended")
+    header = await case.case()
+    assert (header.state, header.outcome, header.stage) == ("closed", "ended", "ended")
+    assert (await case.application()).end_reason == "withdrawn"
     with pytest.raises(ProblemError) as again:
-        await certification.end_case(
-            temporal=worker,
-            application=application,
-            reason=EndReason.DEATH,
-            actor="intake",
-            on=await today(),
-            note=None,
-        )
+        await _end(worker, case, EndReason.DEATH)
     assert again.value.status == 409
     await record_history(worker, case, "withdrawn")
 
@@ -567,16 +581,15 @@ async def test_death_in_the_registry_ends_every_open_case(
     atena_no = await seed_insured(sessions)
     case: CaseDriver = await start()  # type: ignore[operator]
     await case.open_task(TaskKind.SURVEY)
-    async with sessions() as session, session.begin():
-        ended = await certification.end_open_cases_of(
-            session=session,
-            temporal=worker,
-            atena_no=atena_no,
-            reason=EndReason.DEATH,
-            actor="intake",
-            on=await today(),
-        )
-    assert ended == [case.application_id]
+    ended = await cases.end_open_cases(
+        sessions=sessions,
+        temporal=worker,
+        atena_no=atena_no,
+        reason=EndReason.DEATH,
+        actor="intake",
+        on=await today(),
+    )
+    assert [c.id for c in ended] == [case.case_id]
     assert (await _result(worker, case)).end_reason == EndReason.DEATH
 
 
@@ -608,3 +621,119 @@ async def test_invalid_payloads_and_closed_tasks_are_rejected_before_history(
     with pytest.raises(ProblemError) as contradict:
         await case.complete(TaskKind.PRIMARY_RESULT, primary_wrong)
     assert contradict.value.status == 422 and contradict.value.field == "payload.level"
+
+
+# ------------------------------------------------------------------------ rules wired as the law says
+
+
+async def _simplified_on_the_agenda(case: CaseDriver, sessions: async_sessionmaker[AsyncSession]) -> bool:
+    await case.evidence(await today())
+    await case.complete(
+        TaskKind.PRIMARY_RESULT, primary_payload("0300000001", await today(), CareLevel.CARE_2)
+    )
+    await case.open_task(TaskKind.BOARD_CLOSE)
+    async with sessions() as session:
+        (allocation,) = (
+            await session.exec(
+                select(BoardAllocation).where(BoardAllocation.application_id == case.application_id)
+            )
+        ).all()
+    return allocation.simplified
+
+
+@pytest.mark.parametrize(("previous_months", "simplified"), [(12, True), (6, False)])
+async def test_simplified_review_needs_a_previous_validity_of_12_months(
+    start: Callable[..., object],
+    sessions: async_sessionmaker[AsyncSession],
+    previous_months: int,
+    simplified: bool,
+) -> None:
+    """審査会の簡素化 (老発0323第1号): a 第1号 renewal whose 一次判定 equals the previous level, and whose
+    previous validity was 12 months or longer, goes to the board as a simplified case — counted against
+    the meeting's simplified quota."""
+    await seed_insured(sessions)
+    await seed_board(sessions, [await today()])
+    expiry = month_end(await today() + timedelta(days=40))
+    year, month = add_months(expiry.year, expiry.month, 1 - previous_months)
+    case: CaseDriver = await start(  # type: ignore[operator]
+        **renewal_fields(expiry), previous_valid_from=date(year, month, 1)
+    )
+    assert await _simplified_on_the_agenda(case, sessions) is simplified
+
+
+async def test_opinion_due_date_comes_from_the_policy_the_case_started_with(
+    start: Callable[..., object], sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await seed_insured(sessions)
+    case: CaseDriver = await start(policy=CertificationPolicy(opinion_due_days=10))  # type: ignore[operator]
+    requested = await today()
+    await case.complete(
+        TaskKind.OPINION_REQUEST,
+        {
+            "physician_name": "旭川 太郎",
+            "institution_name": "旭川中央病院",
+            "requested_on": requested.isoformat(),
+        },
+    )
+    receipt = await case.open_task(TaskKind.OPINION_RECEIPT)
+    assert receipt.due_at is not None and receipt.due_at.astimezone(JST).date() == requested + timedelta(
+        days=10
+    )
+    application = await case.application()
+    assert application.opinion_request is not None
+    assert application.opinion_request["due_on"] == (requested + timedelta(days=10)).isoformat()
+
+
+async def test_evidence_dated_before_the_application_or_in_the_future_is_refused(
+    start: Callable[..., object], sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await seed_insured(sessions)
+    case: CaseDriver = await start()  # type: ignore[operator]
+    applied = await today()
+    for day, wording in ((applied - timedelta(days=1), "申請日"), (applied + timedelta(days=3), "未来")):
+        with pytest.raises(ProblemError) as refused:
+            await case.complete(TaskKind.SURVEY, survey_payload(day), actor="surveyor")
+        assert refused.value.status == 422 and refused.value.field == "payload.overview.conducted_on"
+        assert wording in refused.value.detail
+    with pytest.raises(ProblemError) as early_opinion:
+        await case.complete(
+            TaskKind.OPINION_REQUEST,
+            {
+                "physician_name": "旭川 太郎",
+                "institution_name": "病院",
+                "requested_on": str(applied - timedelta(days=2)),
+            },
+        )
+    assert early_opinion.value.field == "payload.requested_on"
+
+
+async def test_a_notice_that_cannot_be_printed_becomes_a_task_not_an_endless_retry(
+    start: Callable[..., object], worker: Client, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A name written before the registry checked the typeface (an emoji) cannot be printed: staff get a
+    task naming the problem; once the name is corrected, completing it issues the notice and decides."""
+    atena_no = await seed_insured(sessions)
+    async with sessions() as session, session.begin():
+        person = await session.get(Person, atena_no)
+        assert person is not None
+        person.name_kanji = "髙橋 ハナ😀"
+    await seed_board(sessions, [await today()])
+    case: CaseDriver = await start()  # type: ignore[operator]
+    await case.evidence(await today())
+    await case.complete(TaskKind.PRIMARY_RESULT, primary_payload("0300000001", await today()))
+    await _decide_by_board(case, CareLevel.CARE_2, 6, BOARD[:3])
+    repair = await case.open_task(NOTICE_REPAIR)
+    assert (
+        repair.reference is not None
+        and "認定結果通知書" in repair.reference
+        and "U+1F600" in repair.reference
+    )
+    assert (await case.case()).state == "open" and await _notices(sessions, case) == []
+    async with sessions() as session, session.begin():
+        person = await session.get(Person, atena_no)
+        assert person is not None
+        person.name_kanji = "髙橋 ハナ"
+    await case.complete(NOTICE_REPAIR, {"note": "氏名の絵文字を削除"})
+    outcome = await _result(worker, case)
+    assert outcome.state == ApplicationState.DECIDED and len(outcome.notice_ids) == 1
+    assert "notice.failed" in await _events(sessions, case)

@@ -22,6 +22,7 @@ from rules.certification import (
     renewal_window,
     standard_validity_months,
     validate_validity_months,
+    validity_months_between,
     validity_period,
     validity_range,
 )
@@ -233,6 +234,28 @@ def test_28_1_validity_period_ends_on_a_month_end(
     kind: ApplicationKind, start: date, months: int, end: date
 ) -> None:
     assert validity_period(kind, start, months) == (start, end)
+
+
+@pytest.mark.parametrize(
+    ("kind", "start", "months"),
+    [
+        (NEW, date(2025, 4, 1), 6),
+        (NEW, date(2025, 4, 15), 6),  # the rest of April is added, not counted
+        (NEW, date(2025, 11, 30), 3),
+        (RENEWAL, date(2025, 10, 1), 12),
+        (RENEWAL, date(2026, 1, 1), 36),
+    ],
+)
+def test_28_1_validity_months_read_back_from_a_period(
+    kind: ApplicationKind, start: date, months: int
+) -> None:
+    # 簡素化 needs the previous validity in months; certifications store only their dates.
+    assert validity_months_between(*validity_period(kind, start, months)) == months
+
+
+def test_28_1_validity_months_of_an_impossible_period_is_refused() -> None:
+    with pytest.raises(ValueError, match="終了日が開始日より前"):
+        validity_months_between(date(2026, 5, 1), date(2026, 4, 30))
 
 
 def test_28_1_validity_period_48_months_only_if_level_unchanged() -> None:

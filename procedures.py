@@ -1,0 +1,74 @@
+"""The registry of procedures: one entry per case type, read by the worker, the generic case and task routes
+and the Temporal UI's search attributes. Adding a procedure = its files + one entry here.
+
+Each entry binds a procedure's description (models: task kinds, stages, whether one case per person) to its
+workflow, the read model its steps patch, its own activities, and how its case page shows its record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from activities.certification import CertificationActivities, CertificationReadModel
+from activities.steps import ReadModel
+from models.case import CaseRecord, CaseType, parse_case_id
+from models.certification import ApplicationPublic
+from models.certification_tasks import CERTIFICATION
+from models.procedure import KERNEL_TASK_KINDS, ProcedureModel, TaskKindSpec
+from services import certification
+from workflows.certification import CertificationWorkflow
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@dataclass(frozen=True)
+class Procedure:
+    model: ProcedureModel
+    workflow: type
+    read_model: ReadModel
+    activities: Callable[[Sessions], list[Callable[..., Any]]]
+    record: Callable[[AsyncSession, CaseRecord], Awaitable[BaseModel | None]]  # the case page's record
+
+
+async def _certification_record(session: AsyncSession, case: CaseRecord) -> BaseModel | None:
+    application = await certification.by_case(session=session, case_id=case.id)
+    return ApplicationPublic.of(application, case) if application else None
+
+
+def _certification_activities(sessions: Sessions) -> list[Callable[..., Any]]:
+    return [CertificationActivities(sessions).allocate_board_meeting]
+
+
+PROCEDURES: dict[CaseType, Procedure] = {
+    CaseType.CERTIFICATION: Procedure(
+        model=CERTIFICATION,
+        workflow=CertificationWorkflow,
+        read_model=CertificationReadModel(),
+        activities=_certification_activities,
+        record=_certification_record,
+    ),
+}
+
+
+def procedure_of(case_id: str) -> Procedure | None:
+    parsed = parse_case_id(case_id)
+    return PROCEDURES.get(parsed[0]) if parsed else None
+
+
+def _all_task_kinds() -> dict[str, TaskKindSpec]:
+    kinds = dict(KERNEL_TASK_KINDS)
+    for procedure in PROCEDURES.values():
+        for kind, spec in procedure.model.task_kinds.items():
+            if kinds.get(kind, spec) != spec:
+                raise ValueError(f"task kind {kind!r} is declared twice with different specs")
+            kinds[kind] = spec
+    return kinds
+
+
+TASK_KINDS: dict[str, TaskKindSpec] = _all_task_kinds()
