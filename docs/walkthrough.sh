@@ -90,7 +90,7 @@ echo "board decided"
 
 step "6. 決定: 結果通知書 (PDF)"
 for _ in $(seq 100); do
-  STAGE=$(call "$INTAKE" "$API/cases/$CASE" | field '["stage"]'); [ "$STAGE" = decided ] && break; sleep 0.3
+  STAGE=$(call "$INTAKE" "$API/cases/$CASE" | field '["case"]["stage"]'); [ "$STAGE" = decided ] && break; sleep 0.3
 done
 call "$INTAKE" "$API/cases/$CASE" | python3 -c '
 import json, sys

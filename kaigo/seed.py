@@ -121,7 +121,8 @@ def demo_credentials_table() -> str:
 
 
 async def seed_demo_board(sessions: async_sessionmaker[AsyncSession], today: date) -> int:
-    """A panel of the three demo board members (board chairs it) meeting every Thursday for eight weeks."""
+    """A panel of the three demo board members (board chairs it) meeting today — so a case filed in the
+    walkthrough can be decided the same day, whatever the day — and every Thursday for eight weeks."""
     async with transaction(sessions) as session:
         panel = (await session.exec(select(BoardPanel).where(BoardPanel.name == DEMO_PANEL))).first()
         if panel is None:
@@ -135,7 +136,8 @@ async def seed_demo_board(sessions: async_sessionmaker[AsyncSession], today: dat
             (await session.exec(select(BoardMeeting.held_on).where(BoardMeeting.panel_id == panel.id))).all()
         )
         thursdays = [today + timedelta(days=(3 - today.weekday()) % 7 + 7 * week) for week in range(8)]
-        new = [BoardMeeting(panel_id=panel.id, held_on=day) for day in thursdays if day not in held]  # type: ignore[arg-type]
+        days = sorted({today, *thursdays} - held)
+        new = [BoardMeeting(panel_id=panel.id, held_on=day) for day in days]  # type: ignore[arg-type]
         session.add_all(new)
         return len(new)
 
