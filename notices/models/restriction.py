@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -144,29 +144,22 @@ Years = Annotated[Decimal, Field(ge=0, le=10, max_digits=6, decimal_places=4)]
 class BenefitReduction(NoticeData):
     """給付額減額通知書 (69条): 給付率 lowered and 高額介護サービス費等 not paid for a number of months.
 
-    The notice prints the arithmetic, so the months must be what the formula gives:
-    X² ÷ (X + Y) × 1/2 × 12, truncated, X = 徴収権消滅期間 and Y = 納付済期間 in years over 10 years.
+    The notice prints the arithmetic X² ÷ (X + Y) × 1/2 × 12. The figures come from the rule
+    (rules.restriction.reduction_period), computed exactly from yen amounts: the notice prints X and Y rounded
+    and the formula's value truncated to two decimals, and never recomputes the months from those rounded
+    figures (1 ÷ 3 × 6 is 2 months, which rounded ratios would truncate to 1).
     """
 
     certification_date: Day  # the 認定 that triggers the reduction (基準日)
     lookback_from: Day  # 算定の対象期間
     lookback_to: Day
-    barred_years: Years  # X 徴収権消滅期間
-    paid_years: Years  # Y 納付済期間
-    reduction_months: int = Field(ge=1, le=120)
+    barred_years: Years  # X 徴収権消滅期間 (as printed)
+    paid_years: Years  # Y 納付済期間 (as printed)
+    formula_value: Annotated[Decimal, Field(ge=1, le=60, decimal_places=2)]  # the rule's value, truncated
+    reduction_months: int = Field(ge=1, le=60)
     reduction_from: Day  # first day of the month after the 記載 (69条3項)
     reduction_to: Day
     benefit_rate: Literal[70, 60]  # 7割 (3割負担), or 6割 for those whose normal share is 3割
-
-    @property
-    def formula_months(self) -> Decimal:
-        x, y = self.barred_years, self.paid_years
-        return x * x / (x + y) / 2 * 12
-
-    @property
-    def formula_display(self) -> str:
-        """The formula's value to two decimals, truncated like the result (2.4 → "2.40")."""
-        return str(self.formula_months.quantize(Decimal("0.01"), rounding=ROUND_DOWN))
 
     @property
     def copay_percent(self) -> int:
@@ -176,7 +169,7 @@ class BenefitReduction(NoticeData):
     def _consistent(self) -> BenefitReduction:
         if self.barred_years <= 0:
             raise ValueError("徴収権消滅期間がないため給付額減額の対象になりません")
-        expected = int(self.formula_months.quantize(Decimal(1), rounding=ROUND_DOWN))
+        expected = int(self.formula_value)  # truncating to two decimals kept the whole months
         if expected != self.reduction_months:
             raise ValueError(f"給付額減額期間が算定式の結果（{expected}か月）と一致しません")
         if self.reduction_from.day != 1:

@@ -19,6 +19,7 @@ from notices.catalogue import (
 )
 from notices.models import BenefitReduction, CertificationResult, Issuer, Recipient
 from notices.render import FILTERS, TEMPLATE_DIR, render_html
+from rules.restriction import FiscalYearPremium, reduction_period
 
 EXPECTED_KINDS = {
     "certification_result": True,
@@ -218,7 +219,7 @@ def test_67_3_offset_cannot_exceed_the_withheld_benefits() -> None:
 
 def test_69_reduction_months_follow_the_formula() -> None:
     notice = BenefitReduction.model_validate(fixtures.load("benefit_reduction"))
-    assert notice.formula_display == "2.40"  # 2² ÷ (2 + 8) × 1/2 × 12
+    assert str(notice.formula_value) == "2.40"  # 2² ÷ (2 + 8) × 1/2 × 12
     assert notice.reduction_months == 2
     with pytest.raises(NoticeDataError, match="算定式"):
         validate_data(
@@ -226,6 +227,24 @@ def test_69_reduction_months_follow_the_formula() -> None:
         )
     with pytest.raises(NoticeDataError, match="終了日"):
         validate_data("benefit_reduction", _with("benefit_reduction", reduction_to="2026-02-28"))
+
+
+def test_69_notice_carries_the_rules_months_for_exact_results() -> None:
+    """X=1, Y=2 gives exactly 2 months; rounded ratios (0.3333…) would have printed 1 — the notice takes the
+    rule's figures as they are."""
+    period = reduction_period(
+        [FiscalYearPremium(2016, 3, 0, 3), FiscalYearPremium(2017, 3, 3, 0), FiscalYearPremium(2018, 3, 3, 0)]
+    )
+    assert period is not None and period.months == 2
+    data = _with(
+        "benefit_reduction",
+        barred_years="1.00",
+        paid_years="2.00",
+        formula_value=str(period.formula_value),
+        reduction_months=period.months,
+        reduction_to="2026-01-31",
+    )
+    assert validate_data("benefit_reduction", data).reduction_months == 2
 
 
 def test_arrears_unpaid_cannot_exceed_the_premium() -> None:
