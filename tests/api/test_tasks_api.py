@@ -10,8 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.certification_tasks import CertificationTask as TaskKind
+from models.security import AuditEvent
 from tests.factories import insured_payload, person_payload
 from workflows.calendar import JST
 
@@ -218,3 +222,28 @@ async def test_withdrawal_and_death_end_cases_over_http(as_staff: Client, case: 
     assert death.status_code == 200
     ended = (await intake.get(f"/certification-applications/{second['id']}")).json()
     assert (ended["state"], ended["end_reason"]) == ("ended", "death")
+
+
+async def test_a_refused_claim_says_why_and_is_audited(
+    as_staff: Client, case: dict[str, Any], sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A supervisor sees every task but works only their own role's: claiming the intake's task is refused
+    with the real reason, and the refusal is in the audit trail like every other refusal."""
+    task = await _task(as_staff("supervisor"), case["workflow_id"], TaskKind.OPINION_REQUEST)
+    refused = await as_staff("supervisor").post(
+        f"/tasks/{task['id']}/claim", headers={"If-Match": f'"{task["version"]}"'}
+    )
+    assert refused.status_code == 403 and "認定係が処理します" in refused.json()["detail"]
+    async with sessions() as session:
+        rows = (
+            await session.exec(
+                select(AuditEvent).where(AuditEvent.request_id == refused.json()["request_id"])
+            )
+        ).all()
+    assert [(r.action, r.outcome, r.actor, r.detail["code"]) for r in rows] == [
+        ("access.denied", "denied", "supervisor", "not-claimable")
+    ]
+    # A surveyor-only task refused to the intake says whose it is, not "no permission task:work".
+    survey = await _task(as_staff("supervisor"), case["workflow_id"], TaskKind.SURVEY)
+    intake_claim = await as_staff("intake").post(f"/tasks/{survey['id']}/claim", headers={"If-Match": '"1"'})
+    assert intake_claim.status_code == 403 and "認定調査員" in intake_claim.json()["detail"]
