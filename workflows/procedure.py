@@ -262,6 +262,21 @@ class ProcedureWorkflow:
         )
         await self.book.wait(task)
 
+    # ------------------------------------------------------------------------------- long-lived cases
+
+    def history_is_long(self) -> bool:
+        """Temporal suggests starting afresh (continue-as-new) once the history grows large."""
+        return workflow.info().is_continue_as_new_suggested()
+
+    async def continue_as_new(self, next_input: Any) -> None:
+        """Start the same case afresh with `next_input`, which must carry everything the case still needs
+        (open tasks are not carried: call this between tasks). Everything written so far is committed and
+        every update handler has returned first."""
+        if any(not task.closed for task in self.book.tasks.values()):
+            raise RuntimeError("continue-as-new with open tasks would lose them")
+        await self.finish()
+        workflow.continue_as_new(next_input)
+
     # ------------------------------------------------------------------------------------------ time
 
     async def until(self, day: date, hour: int = 9) -> bool:
