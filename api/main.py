@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 
 from api.deps import Resources
 from api.errors import install_error_handlers
+from api.input_guard import InputGuardMiddleware
 from api.request_context import RequestContextMiddleware
 from api.routes import (
     audit,
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, *, resources: Resources | None 
     )
     if resources is not None:  # tests drive the app without running the lifespan
         app.state.resources = resources
+    app.add_middleware(InputGuardMiddleware)  # innermost: runs after the request id is assigned
     # Only the Temporal UI calls us cross-origin (the codec endpoint), with its cookie.
     app.add_middleware(
         CORSMiddleware,
