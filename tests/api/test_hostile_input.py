@@ -127,3 +127,17 @@ async def test_multi_line_free_text_keeps_its_line_breaks(as_staff: Client) -> N
         f"/persons/{person['atena_no']}/my-number/reveal", json={"reason": "本人確認\n\t窓口にて"}
     )
     assert revealed.status_code == 200, revealed.text
+
+
+@pytest.mark.parametrize("panel_id", [2**31, -1, 0, 10**30])
+async def test_a_panel_id_beyond_an_integer_column_is_a_422_naming_it(
+    as_staff: Client, panel_id: int
+) -> None:
+    meeting = {"panel_id": panel_id, "held_on": "2026-12-10"}
+    _refusal(await as_staff("intake").post("/board/meetings", json=meeting), "panel_id")
+
+
+async def test_the_largest_panel_id_is_simply_not_found(as_staff: Client) -> None:
+    meeting = {"panel_id": 2**31 - 1, "held_on": "2026-12-10"}
+    response = await as_staff("intake").post("/board/meetings", json=meeting)
+    assert response.status_code == 404 and response.json()["errors"][0]["field"] == "panel_id"
