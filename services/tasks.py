@@ -16,7 +16,8 @@ from temporalio.client import Client
 
 from kaigo.errors import ProblemError
 from kaigo.security.permissions import Role
-from models.common import utcnow
+from models.common import CaseId, utcnow
+from models.registry import InsuredNo
 from models.task import Task, TaskState
 from models.task_kinds import TASK_KINDS, TaskKind
 from models.workflow_io import CompleteTask, TaskCompleted
@@ -41,8 +42,10 @@ class TaskSearch(BaseModel):
     kind: TaskKind | None = None
     due_before: datetime | None = None
     due_after: datetime | None = None
-    case_id: Annotated[str, Field(max_length=128)] | None = None
-    insured_no: Annotated[str, Field(pattern=r"^[0-9]{10}$")] | None = None
+    case_id: CaseId | None = Field(
+        default=None, description="ケースID = ワークフローID (certification-<申請ID>)"
+    )
+    insured_no: InsuredNo | None = Field(default=None, description="被保険者番号 (全角数字も可)")
     overdue: bool | None = None
     sort: TaskSort = TaskSort.DUE
     order: Literal["asc", "desc"] = "asc"

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path as FilePath
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from api.auth import AuditDep, Principal, require
 from api.deps import ResourcesDep, SessionDep
+from api.params import AtenaNoPath
 from kaigo.security.permissions import Permission
 from models.common import utcnow
 from services import disclosure
@@ -30,7 +31,7 @@ _templates = Environment(
     responses={200: {"content": {"text/html": {}}}},
 )
 async def disclosure_report(
-    atena_no: Annotated[str, Path(pattern=r"^[0-9]{1,15}$", description="宛名番号")],
+    atena_no: AtenaNoPath,
     principal: Annotated[Principal, require(Permission.DISCLOSURE_ISSUE)],
     session: SessionDep,
     resources: ResourcesDep,
