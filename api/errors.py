@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
+import sqlalchemy.exc
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError
 
 from api.request_context import current_request_id
+from kaigo import temporal_client
 from kaigo.errors import ProblemError
 
 log = structlog.get_logger(__name__)
@@ -135,6 +140,47 @@ def field_errors(errors: list[dict[str, Any]]) -> list[FieldError]:
     return [FieldError(field=_field(tuple(e.get("loc", ()))), message=_message(e)) for e in errors]
 
 
+# ------------------------------------------------------------------ a dependency is down → 503, not 500
+
+RETRY_AFTER_SECONDS = 10
+# Connection-level failures: PostgreSQL stopped, restarting, unreachable, or the pool exhausted.
+DATABASE_DOWN: tuple[type[Exception], ...] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.TimeoutError,
+    psycopg.OperationalError,
+)
+TEMPORAL_DOWN: tuple[type[Exception], ...] = (
+    temporal_client.TemporalUnavailable,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+    RPCError,
+    RuntimeError,  # the SDK's failed first connection; other RuntimeErrors stay 500
+)
+
+
+def _database_down(exc: Exception) -> bool:
+    if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, DATABASE_DOWN)
+
+
+def _unavailable(request: Request, detail: str, part: str) -> JSONResponse:
+    return problem_response(
+        request,
+        503,
+        "unavailable",
+        detail,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        extra={"unavailable": part},
+    )
+
+
+def _server_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled_error", error_type=type(exc).__name__, exc_info=exc)
+    return problem_response(
+        request, 500, "internal", "システムエラーが発生しました。時間をおいて再度お試しください"
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
@@ -162,9 +208,32 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        if not _database_down(exc):
+            return _server_error(request, exc)
+        log.warning("database_unavailable", error_type=type(exc).__name__)
+        detail = (
+            "データベースに接続できません。しばらくしてから再度お試しください (入力内容は保存されていません)"
+        )
+        return _unavailable(request, detail, "postgresql")
+
+    async def _temporal(request: Request, exc: Exception) -> JSONResponse:
+        outage = temporal_client.unavailable(exc)
+        if outage is None:
+            return _server_error(request, exc)
+        log.warning("temporal_unavailable", error_type=type(exc).__name__, accepted=outage.accepted)
+        detail = (
+            "ワークフローが受け付けましたが、完了を確認できませんでした。しばらくしてから状態を確認してください"
+            if outage.accepted
+            else "ワークフローサーバーが応答しません。しばらくしてから再度お試しください"
+        )
+        return _unavailable(request, detail, "temporal")
+
+    for exc_class in (*DATABASE_DOWN, sqlalchemy.exc.DBAPIError):
+        app.add_exception_handler(exc_class, _database)
+    for exc_class in TEMPORAL_DOWN:
+        app.add_exception_handler(exc_class, _temporal)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled_error", error_type=type(exc).__name__)
-        return problem_response(
-            request, 500, "internal", "システムエラーが発生しました。時間をおいて再度お試しください"
-        )
+        return _server_error(request, exc)

@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
+from kaigo import temporal_client
 from kaigo.config import Settings
 from kaigo.errors import ProblemError
 from models.certification import (
@@ -107,17 +108,19 @@ async def receive(
         office=settings.office_code,
         policy=settings.certification_policy,
     )
-    await temporal.start_workflow(
-        CertificationWorkflow.run,
-        inp,
-        id=application.workflow_id,
-        task_queue=settings.temporal_task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        search_attributes=search_attributes_at_start(inp),
-        static_summary=f"要介護認定 {data.kind.label} — 被保険者番号 {data.insured_no}",
-        static_details=f"申請日 {data.applied_on} / 決定期限 {application.decision_deadline}",
-    )
+    async with temporal_client.bounded():  # a paused Temporal answers 503 in seconds
+        await temporal.start_workflow(
+            CertificationWorkflow.run,
+            inp,
+            id=application.workflow_id,
+            task_queue=settings.temporal_task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=search_attributes_at_start(inp),
+            static_summary=f"要介護認定 {data.kind.label} — 被保険者番号 {data.insured_no}",
+            static_details=f"申請日 {data.applied_on} / 決定期限 {application.decision_deadline}",
+            rpc_timeout=temporal_client.CALL_TIMEOUT,
+        )
     return application
 
 

@@ -12,6 +12,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from kaigo import temporal_client
 from kaigo.errors import ProblemError
 from workflows.human_tasks import CASE_CLOSED, INVALID_PAYLOAD, NOT_ASSIGNEE, TASK_CLOSED
 
@@ -23,7 +24,7 @@ _CLOSED = "このケースは既に終了しています"
 async def execute(client: Client, workflow_id: str, update: str, arg: Any, result_type: type[R]) -> R:
     handle = client.get_workflow_handle(workflow_id)
     try:
-        return await handle.execute_update(update, arg, result_type=result_type)
+        return await temporal_client.execute_update(handle, update, arg, result_type)
     except WorkflowUpdateFailedError as exc:
         raise problem_for(exc.cause) from exc
     except RPCError as exc:

@@ -11,6 +11,7 @@ from tests.factories import insured_payload, next_atena_no, person_payload
 
 Client = Callable[[str], httpx.AsyncClient]
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+PRIVATE_USE = "\U000f0001"  # a private-use character: no font has it
 
 
 @pytest.mark.parametrize(
@@ -18,7 +19,11 @@ FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
     [
         ("name_kanji", "試験 😀子", "氏名に通知書で印刷できない文字があります: 😀 (U+1F600)"),
         ("address", "北海道旭川市🏠1条", "住所に通知書で印刷できない文字があります: 🏠 (U+1F3E0)"),
-        ("address_extra", "ハイツ\U000f0001", "方書に通知書で印刷できない文字があります: \U000f0001 (U+F0001)"),
+        (
+            "address_extra",
+            f"ハイツ{PRIVATE_USE}",
+            f"方書に通知書で印刷できない文字があります: {PRIVATE_USE} (U+F0001)",
+        ),
     ],
 )
 async def test_a_character_the_notice_cannot_print_is_refused_naming_it(
