@@ -14,9 +14,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from api.deps import Resources
+from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.input_guard import InputGuardMiddleware
+from api.openapi_docs import install_openapi
 from api.request_context import RequestContextMiddleware
+from api.route_table import route_rules
 from api.routes import (
     audit,
     auth,
@@ -57,7 +60,14 @@ ROUTERS = tuple(
 
 DESCRIPTION = """\
 介護保険課のケース管理 API。要介護認定・給付制限・更新案内の手続を Temporal ワークフローとして実行し、
-職員はこの API (と Web コンソール) でタスクを処理します。エラーはすべて RFC 9457 problem+json で返ります。
+職員はこの API (と Web コンソール) でタスクを処理します。
+
+- **ログイン**: 右上の Authorize で職員のログインIDとパスワードを入力します (OAuth2 password flow)。
+- **記入例**: 各リクエストの例は README の Walkthrough (docs/walkthrough/) と同じ内容です。
+- **エラー**: すべて RFC 9457 `application/problem+json` で返り、`detail` は日本語、`errors[]` に
+  誤りのある項目ごとに1件 (JSON のパス) が入ります。PostgreSQL・Temporal に接続できないときは
+  503 と `Retry-After` を返します。
+- **ケースID** は Temporal のワークフローID (`certification-<申請ID>`) です。
 """
 
 
@@ -95,6 +105,8 @@ def create_app(settings: Settings | None = None, *, resources: Resources | None 
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url=None,  # served offline by install_docs
+        redoc_url=None,
     )
     if resources is not None:  # tests drive the app without running the lifespan
         app.state.resources = resources
@@ -111,4 +123,6 @@ def create_app(settings: Settings | None = None, *, resources: Resources | None 
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_docs(app)
+    install_openapi(app, route_rules(ROUTERS))
     return app
