@@ -136,8 +136,40 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in parts) or str(loc[0] if loc else "")
 
 
-def field_errors(errors: list[dict[str, Any]]) -> list[FieldError]:
-    return [FieldError(field=_field(tuple(e.get("loc", ()))), message=_message(e)) for e in errors]
+def _child(container: Any, part: Any) -> tuple[bool, Any]:
+    if isinstance(container, dict) and part in container:
+        return True, container[part]
+    if isinstance(container, list) and isinstance(part, int) and 0 <= part < len(container):
+        return True, container[part]
+    return False, None
+
+
+def _real_path(loc: tuple[Any, ...], document: Any) -> tuple[Any, ...]:
+    """`loc` without the union-member tags pydantic inserts ("int", "list[int]", "BoardVotePayload"): a
+    part is kept when it indexes into the request body, or names a field at the end (a missing one)."""
+    kept: list[Any] = []
+    current = document
+    for position, part in enumerate(loc):
+        found, child = _child(current, part)
+        if found:
+            current = child
+        elif not (isinstance(current, dict) and position == len(loc) - 1):
+            continue  # a tag: not a key of the input
+        kept.append(part)
+    return tuple(kept)
+
+
+def field_errors(errors: list[dict[str, Any]], body: Any = None) -> list[FieldError]:
+    """One entry per field, by its real JSON path, with the first problem pydantic found for it.
+    `body` is the parsed request body, to tell union-member tags from field names."""
+    by_field: dict[str, FieldError] = {}
+    for error in errors:
+        loc = tuple(error.get("loc", ()))
+        if body is not None and loc[:1] == ("body",):
+            loc = ("body", *_real_path(loc[1:], body))
+        field = _field(loc) or "body"
+        by_field.setdefault(field, FieldError(field=field, message=_message(error)))
+    return list(by_field.values())
 
 
 # ------------------------------------------------------------------ a dependency is down → 503, not 500
@@ -191,7 +223,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = field_errors(list(exc.errors()))
+        errors = field_errors(list(exc.errors()), exc.body)
         detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or _TITLES[422]
         return problem_response(request, 422, "validation", detail, errors=errors)
 
