@@ -27,10 +27,11 @@ token() {
   curl -sf -X POST "$API/auth/token" -d "username=$1&password=$1-demo-2026" | field '["access_token"]'
 }
 # curl that prints the problem+json (readably) and stops when the API refuses a step.
-call() {
-  local who=$1; shift
+call() { request application/json "$@"; }
+request() {  # content-type who curl-args…
+  local type=$1 who=$2; shift 2
   local body status
-  body=$(curl -s -w '\n%{http_code}' -H "Authorization: Bearer $who" -H 'Content-Type: application/json' "$@")
+  body=$(curl -s -w '\n%{http_code}' -H "Authorization: Bearer $who" -H "Content-Type: $type" "$@")
   status=${body##*$'\n'}; body=${body%$'\n'*}
   if [ "$status" -ge 400 ]; then echo "$body" | show >&2; echo "HTTP $status: $*" >&2; exit 1; fi
   printf '%s' "$body"
@@ -93,7 +94,7 @@ task_of "$INTAKE" "$CASE" primary_result >/dev/null
 download "$INTAKE" "$API/certification-applications/$APP_ID/alwaysj-export" "$OUT/shinsei-$APP_ID.csv"
 echo "exported .data/walkthrough/shinsei-$APP_ID.csv ($(wc -l < "$OUT/shinsei-$APP_ID.csv") lines)"
 payload primary_result.csv > "$OUT/ichiji-$APP_ID.csv"
-call "$INTAKE" -H 'Content-Type: text/csv' --data-binary "@$OUT/ichiji-$APP_ID.csv" \
+request text/csv "$INTAKE" --data-binary "@$OUT/ichiji-$APP_ID.csv" \
   "$API/certification-applications/$APP_ID/primary-result" >/dev/null
 echo "imported 一次判定 要介護2 (基準時間 55.0分)"
 
