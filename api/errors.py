@@ -244,9 +244,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if not _database_down(exc):
             return _server_error(request, exc)
         log.warning("database_unavailable", error_type=type(exc).__name__)
-        detail = (
-            "データベースに接続できません。しばらくしてから再度お試しください (入力内容は保存されていません)"
-        )
+        detail = "データベースに接続できません。しばらくしてから再度お試しください"
         return _unavailable(request, detail, "postgresql")
 
     async def _temporal(request: Request, exc: Exception) -> JSONResponse:
