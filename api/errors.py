@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
+import sqlalchemy.exc
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError
 
 from api.request_context import current_request_id
+from kaigo import temporal_client
 from kaigo.errors import ProblemError
 
 log = structlog.get_logger(__name__)
@@ -131,8 +136,81 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in parts) or str(loc[0] if loc else "")
 
 
-def field_errors(errors: list[dict[str, Any]]) -> list[FieldError]:
-    return [FieldError(field=_field(tuple(e.get("loc", ()))), message=_message(e)) for e in errors]
+def _child(container: Any, part: Any) -> tuple[bool, Any]:
+    if isinstance(container, dict) and part in container:
+        return True, container[part]
+    if isinstance(container, list) and isinstance(part, int) and 0 <= part < len(container):
+        return True, container[part]
+    return False, None
+
+
+def _real_path(loc: tuple[Any, ...], document: Any) -> tuple[Any, ...]:
+    """`loc` without the union-member tags pydantic inserts ("int", "list[int]", "BoardVotePayload"): a
+    part is kept when it indexes into the request body, or names a field at the end (a missing one)."""
+    kept: list[Any] = []
+    current = document
+    for position, part in enumerate(loc):
+        found, child = _child(current, part)
+        if found:
+            current = child
+        elif not (isinstance(current, dict) and position == len(loc) - 1):
+            continue  # a tag: not a key of the input
+        kept.append(part)
+    return tuple(kept)
+
+
+def field_errors(errors: list[dict[str, Any]], body: Any = None) -> list[FieldError]:
+    """One entry per field, by its real JSON path, with the first problem pydantic found for it.
+    `body` is the parsed request body, to tell union-member tags from field names."""
+    by_field: dict[str, FieldError] = {}
+    for error in errors:
+        loc = tuple(error.get("loc", ()))
+        if body is not None and loc[:1] == ("body",):
+            loc = ("body", *_real_path(loc[1:], body))
+        field = _field(loc) or "body"
+        by_field.setdefault(field, FieldError(field=field, message=_message(error)))
+    return list(by_field.values())
+
+
+# ------------------------------------------------------------------ a dependency is down → 503, not 500
+
+RETRY_AFTER_SECONDS = 10
+# Connection-level failures: PostgreSQL stopped, restarting, unreachable, or the pool exhausted.
+DATABASE_DOWN: tuple[type[Exception], ...] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.TimeoutError,
+    psycopg.OperationalError,
+)
+TEMPORAL_DOWN: tuple[type[Exception], ...] = (
+    temporal_client.TemporalUnavailable,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+    RPCError,
+    RuntimeError,  # the SDK's failed first connection; other RuntimeErrors stay 500
+)
+
+
+def _database_down(exc: Exception) -> bool:
+    if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, DATABASE_DOWN)
+
+
+def _unavailable(request: Request, detail: str, part: str) -> JSONResponse:
+    return problem_response(
+        request,
+        503,
+        "unavailable",
+        detail,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        extra={"unavailable": part},
+    )
+
+
+def _server_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled_error", error_type=type(exc).__name__, exc_info=exc)
+    return problem_response(
+        request, 500, "internal", "システムエラーが発生しました。時間をおいて再度お試しください"
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -145,7 +223,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = field_errors(list(exc.errors()))
+        errors = field_errors(list(exc.errors()), exc.body)
         detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or _TITLES[422]
         return problem_response(request, 422, "validation", detail, errors=errors)
 
@@ -162,9 +240,30 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        if not _database_down(exc):
+            return _server_error(request, exc)
+        log.warning("database_unavailable", error_type=type(exc).__name__)
+        detail = "データベースに接続できません。しばらくしてから再度お試しください"
+        return _unavailable(request, detail, "postgresql")
+
+    async def _temporal(request: Request, exc: Exception) -> JSONResponse:
+        outage = temporal_client.unavailable(exc)
+        if outage is None:
+            return _server_error(request, exc)
+        log.warning("temporal_unavailable", error_type=type(exc).__name__, accepted=outage.accepted)
+        detail = (
+            "ワークフローが受け付けましたが、完了を確認できませんでした。しばらくしてから状態を確認してください"
+            if outage.accepted
+            else "ワークフローサーバーが応答しません。しばらくしてから再度お試しください"
+        )
+        return _unavailable(request, detail, "temporal")
+
+    for exc_class in (*DATABASE_DOWN, sqlalchemy.exc.DBAPIError):
+        app.add_exception_handler(exc_class, _database)
+    for exc_class in TEMPORAL_DOWN:
+        app.add_exception_handler(exc_class, _temporal)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled_error", error_type=type(exc).__name__)
-        return problem_response(
-            request, 500, "internal", "システムエラーが発生しました。時間をおいて再度お試しください"
-        )
+        return _server_error(request, exc)

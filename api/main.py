@@ -6,6 +6,7 @@ the caller (tests) hands in ready-made `Resources`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,8 +15,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from api.deps import Resources
+from api.docs import install_docs
 from api.errors import install_error_handlers
+from api.input_guard import InputGuardMiddleware
+from api.openapi_docs import install_openapi
 from api.request_context import RequestContextMiddleware
+from api.route_table import route_rules
 from api.routes import (
     audit,
     auth,
@@ -34,6 +39,7 @@ from kaigo import temporal_client
 from kaigo.config import Settings, get_settings
 from kaigo.db import make_engine, make_sessionmaker
 from kaigo.security.field_crypto import FieldCipher
+from notices.fonts import missing_characters
 
 # Every router of the API, in the order they are mounted (api/route_table.py reads their routes).
 ROUTERS = tuple(
@@ -56,7 +62,14 @@ ROUTERS = tuple(
 
 DESCRIPTION = """\
 介護保険課のケース管理 API。要介護認定・給付制限・更新案内の手続を Temporal ワークフローとして実行し、
-職員はこの API (と Web コンソール) でタスクを処理します。エラーはすべて RFC 9457 problem+json で返ります。
+職員はこの API (と Web コンソール) でタスクを処理します。
+
+- **ログイン**: 右上の Authorize で職員のログインIDとパスワードを入力します (OAuth2 password flow)。
+- **記入例**: 各リクエストの例は README の Walkthrough (docs/walkthrough/) と同じ内容です。
+- **エラー**: すべて RFC 9457 `application/problem+json` で返り、`detail` は日本語、`errors[]` に
+  誤りのある項目ごとに1件 (JSON のパス) が入ります。PostgreSQL・Temporal に接続できないときは
+  503 と `Retry-After` を返します。
+- **ケースID** は Temporal のワークフローID (`certification-<申請ID>`) です。
 """
 
 
@@ -82,6 +95,8 @@ def create_app(settings: Settings | None = None, *, resources: Resources | None 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = resources is None
         app.state.resources = resources or await open_resources(settings)
+        # Load the notice typeface's character map now (≈0.4 s), not on the first name a clerk types.
+        await asyncio.to_thread(missing_characters, "")
         try:
             yield
         finally:
@@ -94,9 +109,12 @@ def create_app(settings: Settings | None = None, *, resources: Resources | None 
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url=None,  # served offline by install_docs
+        redoc_url=None,
     )
     if resources is not None:  # tests drive the app without running the lifespan
         app.state.resources = resources
+    app.add_middleware(InputGuardMiddleware)  # innermost: runs after the request id is assigned
     # Only the Temporal UI calls us cross-origin (the codec endpoint), with its cookie.
     app.add_middleware(
         CORSMiddleware,
@@ -109,4 +127,6 @@ def create_app(settings: Settings | None = None, *, resources: Resources | None 
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_docs(app)
+    install_openapi(app, route_rules(ROUTERS))
     return app

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any, TypeVar
 
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
+)
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.service import RPCError, RPCStatusCode
 
 from kaigo.config import Settings
 from kaigo.security.keys import Keyring
 from kaigo.security.payload_codec import EncryptionCodec
+
+R = TypeVar("R")
 
 
 def data_converter(settings: Settings) -> DataConverter:
@@ -30,3 +43,63 @@ async def connect(settings: Settings, *, lazy: bool = False) -> Client:
         data_converter=data_converter(settings),
         lazy=lazy,
     )
+
+
+# ------------------------------------------------------------------------------- bounded calls from the API
+# A paused or unreachable Temporal server must not hold a clerk's request: unbounded, a call waited for the
+# SDK's first connect (30 s) or for gRPC keep-alive to notice (15-36 s), then failed as a 500.
+CALL_TIMEOUT = timedelta(seconds=5)  # start a workflow; have an update accepted (validated) by the worker
+UPDATE_RESULT_TIMEOUT = timedelta(seconds=30)  # an accepted update's handler may run activities first
+
+
+class TemporalUnavailable(Exception):
+    """Temporal did not answer in time. `accepted`: an update was accepted and may still complete."""
+
+    def __init__(self, *, accepted: bool = False) -> None:
+        super().__init__("Temporal did not answer in time")
+        self.accepted = accepted
+
+
+@asynccontextmanager
+async def bounded(timeout: timedelta = CALL_TIMEOUT, *, accepted: bool = False) -> AsyncIterator[None]:
+    """Temporal calls in this block give up after `timeout` (connecting included) as TemporalUnavailable."""
+    try:
+        async with asyncio.timeout(timeout.total_seconds()):
+            yield
+    except TimeoutError as exc:
+        raise TemporalUnavailable(accepted=accepted) from exc
+
+
+async def execute_update(
+    handle: WorkflowHandle[Any, Any], update: Callable[..., Awaitable[R]], arg: Any
+) -> R:
+    """`handle.execute_update`, bounded: admission within CALL_TIMEOUT (a paused server or a stopped worker
+    answers 503 in seconds), then the handler's result within UPDATE_RESULT_TIMEOUT."""
+    async with bounded():
+        started = await handle.start_update(
+            update,
+            arg,
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+            rpc_timeout=CALL_TIMEOUT,
+        )
+    async with bounded(UPDATE_RESULT_TIMEOUT, accepted=True):
+        return await started.result(rpc_timeout=UPDATE_RESULT_TIMEOUT)
+
+
+_UNAVAILABLE = frozenset(
+    {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
+)
+
+
+def unavailable(exc: BaseException) -> TemporalUnavailable | None:
+    """The outage `exc` stands for, or None when it is not one (a bug, a refusal: not a 503)."""
+    if isinstance(exc, TemporalUnavailable):
+        return exc
+    if isinstance(exc, WorkflowUpdateRPCTimeoutOrCancelledError):
+        return TemporalUnavailable()
+    if isinstance(exc, RPCError) and exc.status in _UNAVAILABLE:
+        return TemporalUnavailable()
+    # The SDK reports a failed (lazy) first connection as a bare RuntimeError.
+    if isinstance(exc, RuntimeError) and str(exc).startswith("Failed client connect"):
+        return TemporalUnavailable()
+    return None

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 from sqlmodel import Field, SQLModel
 
-from models.common import utcnow
+from models.common import RowId, utcnow
 from models.survey import Text100
 
 
@@ -132,7 +132,7 @@ class PanelPublic(BaseModel):
 class MeetingCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    panel_id: int
+    panel_id: RowId
     held_on: date
     capacity: int = PydanticField(default=30, ge=1, le=60)
     simplified_capacity: int = PydanticField(default=10, ge=0, le=60)

@@ -38,9 +38,11 @@ CASE_ID_EXAMPLE = "certification-3f2c9a0e5b7d4c1e8a6f0b2d4e6a8c0f"
 
 def _check_case_id(value: str) -> str:
     if not _CASE_ID.match(value):
+        # A bare application id is the usual slip: say what to send instead.
+        hint = f"。この場合は certification-{value}" if re.fullmatch(r"[0-9a-f]{32}", value) else ""
         raise ValueError(
-            "ケースID はワークフローIDと同じ「<手続>-<32桁の16進数>」の形式です"
-            f" (手続は certification / restriction / renewal。例 {CASE_ID_EXAMPLE})"
+            "ケースIDはワークフローIDと同じ「<手続>-<32桁の16進数>」の形式です"
+            f" (手続は certification / restriction / renewal。例 {CASE_ID_EXAMPLE}){hint}"
         )
     return value
 

@@ -14,14 +14,16 @@ from enum import StrEnum
 from typing import Annotated, Any, Self
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
 from pydantic import Field as PydanticField
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from models.case import CaseRecord, CaseState
 from models.common import utcnow
+from models.japanese_text import printable_on_notices
 from models.procedure import RegistryEnd
+from models.registry import InsuredNo
 from models.survey import Text40, Text60, Text100, bounded_text, raise_at
 from rules.certification import ApplicantKind, ApplicationKind
 from rules.insured_status import InsuredCategory
@@ -137,8 +139,6 @@ class Certification(SQLModel, table=True):
 
 # ---------------------------------------------------------------------------------------------- API in
 
-InsuredNo = Annotated[str, StringConstraints(pattern=r"^[0-9]{10}$")]
-
 
 class ApplicationCreate(BaseModel):
     """認定申請の受付."""
@@ -149,7 +149,9 @@ class ApplicationCreate(BaseModel):
     kind: ApplicationKind = PydanticField(description="申請区分 (new: 新規, renewal: 更新, change: 区分変更)")
     applied_on: date = PydanticField(description="申請日 (受付日)")
     applicant_kind: ApplicantKind = PydanticField(description="申請者 (本人・家族・代行する事業者など)")
-    applicant_name: Text60 | None = PydanticField(default=None, description="申請者氏名 (本人以外)")
+    applicant_name: Annotated[Text60, AfterValidator(printable_on_notices("申請者氏名"))] | None = (
+        PydanticField(default=None, description="申請者氏名 (本人以外)")
+    )
     applicant_office: Text100 | None = PydanticField(
         default=None, description="代行申請した事業者・施設の名称 (27条1項)"
     )

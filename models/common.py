@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
 JST = ZoneInfo("Asia/Tokyo")
+
+# PostgreSQL INTEGER (serial ids, counters): a larger number from a client is a 422, not an overflow (500).
+INT32_MAX = 2**31 - 1
+RowId = Annotated[int, Field(ge=1, le=INT32_MAX)]
 
 
 def utcnow() -> datetime:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 
 # Full-width katakana (ァ..ヶ), prolonged sound mark, middle dot, and the space between 姓 and 名.
 _KANA_NAME = re.compile(r"[\u30A1-\u30F6\u30FC\u30FB\u3000]+")
@@ -40,6 +41,29 @@ def check_plain_text(value: str) -> str:
     if not stripped:
         raise ValueError("空欄にはできません")
     return stripped
+
+
+def printable_on_notices(label: str) -> Callable[[str], str]:
+    """A validator: refuse text the notice typeface cannot draw. Such a name or address would stop the
+    case at its notice (the renderer refuses missing glyphs), so it is refused where it is typed, naming
+    the character and its code point."""
+
+    def check(value: str) -> str:
+        from notices.fonts import missing_characters  # the font's map loads on first use, not on import
+
+        missing = missing_characters(value)
+        if missing:
+            shown = "、".join(f"{text} ({' '.join(f'U+{ord(c):04X}' for c in text)})" for text in missing)
+            raise ValueError(f"{label}に通知書で印刷できない文字があります: {shown}")
+        return value
+
+    return check
+
+
+def ascii_digits(value: object) -> object:
+    """'０１２３' → '0123' (NFKC) before a number's pattern is checked, as kana are normalised; other
+    input is left for the pattern to refuse."""
+    return unicodedata.normalize("NFKC", value).strip() if isinstance(value, str) else value
 
 
 def normalize_postal_code(value: str) -> str:

@@ -10,20 +10,58 @@ from enum import StrEnum
 from typing import Annotated
 
 import sqlalchemy as sa
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StringConstraints,
+    field_validator,
+)
 from sqlmodel import Field, SQLModel
 
 from models.common import today_in_japan, utcnow
-from models.japanese_text import check_plain_text, normalize_kana_name, normalize_postal_code
+from models.japanese_text import (
+    ascii_digits,
+    check_plain_text,
+    normalize_kana_name,
+    normalize_postal_code,
+    printable_on_notices,
+)
 from rules.insured_status import InsuredCategory, age_attained_on, category_on
 from rules.mynumber import my_number_problem
 
-AtenaNo = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,15}$")]
-InsuredNo = Annotated[str, StringConstraints(pattern=r"^[0-9]{10}$")]
-KanaName = Annotated[str, StringConstraints(max_length=60), AfterValidator(normalize_kana_name)]
-Name = Annotated[str, StringConstraints(max_length=60), AfterValidator(check_plain_text)]
-Address = Annotated[str, StringConstraints(max_length=200), AfterValidator(check_plain_text)]
-AddressExtra = Annotated[str, StringConstraints(max_length=100), AfterValidator(check_plain_text)]
+# Full-width digits (０１２…) are accepted and stored as ASCII, wherever these numbers are typed.
+ATENA_NO_PATTERN = r"^[0-9]{1,15}$"
+INSURED_NO_PATTERN = r"^[0-9]{10}$"
+AtenaNo = Annotated[str, StringConstraints(pattern=ATENA_NO_PATTERN), BeforeValidator(ascii_digits)]
+InsuredNo = Annotated[str, StringConstraints(pattern=INSURED_NO_PATTERN), BeforeValidator(ascii_digits)]
+InsuredNoPrefix = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,10}$"), BeforeValidator(ascii_digits)]
+KanaName = Annotated[
+    str,
+    StringConstraints(max_length=60),
+    AfterValidator(normalize_kana_name),
+    AfterValidator(printable_on_notices("氏名 (カナ)")),
+]
+# Printed in the notice's address window: only what the notice typeface can draw.
+Name = Annotated[
+    str,
+    StringConstraints(max_length=60),
+    AfterValidator(check_plain_text),
+    AfterValidator(printable_on_notices("氏名")),
+]
+Address = Annotated[
+    str,
+    StringConstraints(max_length=200),
+    AfterValidator(check_plain_text),
+    AfterValidator(printable_on_notices("住所")),
+]
+AddressExtra = Annotated[
+    str,
+    StringConstraints(max_length=100),
+    AfterValidator(check_plain_text),
+    AfterValidator(printable_on_notices("方書")),
+]
 PostalCode = Annotated[str, AfterValidator(normalize_postal_code)]
 
 
@@ -153,9 +191,7 @@ class PersonCreate(BaseModel):
     postal_code: PostalCode = Field(description="郵便番号 (7桁、ハイフン可)")
     address: Address = Field(description="住所")
     address_extra: AddressExtra | None = Field(default=None, description="方書")
-    household_no: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,15}$")] | None = Field(
-        default=None, description="世帯番号"
-    )
+    household_no: AtenaNo | None = Field(default=None, description="世帯番号")
 
     @field_validator("birth_date")
     @classmethod

@@ -25,6 +25,7 @@ from temporalio.client import Client
 from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from kaigo import temporal_client
 from kaigo.errors import ProblemError
 from models.case import CaseEvent, CaseRecord, CaseState
 from models.common import utcnow
@@ -141,17 +142,19 @@ async def start_workflow(
 ) -> None:
     """Start the case's workflow (its id is the case id); if the start fails, `undo` the committed rows."""
     try:
-        await temporal.start_workflow(
-            run,
-            arg,
-            id=case_id,
-            task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=search_attributes,
-            static_summary=summary,
-            static_details=details,
-        )
+        async with temporal_client.bounded():  # a paused Temporal answers 503 in seconds, not minutes
+            await temporal.start_workflow(
+                run,
+                arg,
+                id=case_id,
+                task_queue=task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=search_attributes,
+                static_summary=summary,
+                static_details=details,
+                rpc_timeout=temporal_client.CALL_TIMEOUT,
+            )
     except BaseException:
         async with sessions() as session, session.begin():
             await undo(session)

@@ -48,9 +48,12 @@ class NoticeSummary(BaseModel):
 
 class DisclosureReport(BaseModel):
     generated_at: datetime
+    request_no: str  # 開示請求の受付番号: the request this report answers
     atena_no: str
     person: dict[str, object]
-    my_number: str | None  # full number only when the requesting staff may see it, else masked/None
+    # The resident's own 個人番号 in full (their disclosure must show their data) when the issuing staff
+    # hold mynumber:read, else masked; the full number leaves only against a recorded 受付番号.
+    my_number: str | None
     insured: InsuredPublic | None
     applications: list[ApplicationRecord]
     notices: list[NoticeSummary]
@@ -59,7 +62,13 @@ class DisclosureReport(BaseModel):
 
 
 async def build_report(
-    *, session: AsyncSession, cipher: FieldCipher, atena_no: str, full_my_number: bool, now: datetime
+    *,
+    session: AsyncSession,
+    cipher: FieldCipher,
+    atena_no: str,
+    request_no: str,
+    full_my_number: bool,
+    now: datetime,
 ) -> DisclosureReport:
     person = await registry.get_person(session=session, atena_no=atena_no)
     insured = (await session.exec(select(Insured).where(Insured.atena_no == atena_no))).first()
@@ -90,6 +99,7 @@ async def build_report(
     number = mynumber.reveal(person, cipher) if full_my_number else mynumber.masked(person, cipher)
     return DisclosureReport(
         generated_at=now,
+        request_no=request_no,
         atena_no=atena_no,
         person=person.model_dump(
             exclude={"kana_key", "mynumber_ciphertext", "mynumber_key_id", "mynumber_index"}

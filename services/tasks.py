@@ -19,6 +19,7 @@ from kaigo.security.permissions import Role
 from models.case import CASE_ID_EXAMPLE, CaseId
 from models.common import utcnow
 from models.procedure import CompleteTask, TaskCompleted
+from models.registry import InsuredNo
 from models.task import Task, TaskState
 from services import workflow_updates
 from workflows.procedure import ProcedureWorkflow
@@ -47,7 +48,7 @@ class TaskSearch(BaseModel):
     case_id: CaseId | None = Field(
         default=None, description=f"ケースID (= ワークフローID、例 {CASE_ID_EXAMPLE})"
     )
-    insured_no: Annotated[str, Field(pattern=r"^[0-9]{10}$")] | None = None
+    insured_no: InsuredNo | None = Field(default=None, description="被保険者番号 (全角数字も可)")
     overdue: bool | None = None
     sort: TaskSort = TaskSort.DUE
     order: Literal["asc", "desc"] = "asc"

@@ -14,6 +14,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from kaigo import temporal_client
 from kaigo.errors import ProblemError
 from workflows.errors import CASE_CLOSED, INVALID_PAYLOAD, NOT_ASSIGNEE, TASK_CLOSED, TOO_EARLY
 
@@ -26,7 +27,7 @@ _CLOSED = "このケースは既に終了しています"
 async def execute(client: Client, workflow_id: str, update: Callable[[Any, A], Awaitable[R]], arg: A) -> R:
     handle = client.get_workflow_handle(workflow_id)
     try:
-        return await handle.execute_update(update, arg)  # type: ignore[arg-type]
+        return await temporal_client.execute_update(handle, update, arg)
     except WorkflowUpdateFailedError as exc:
         raise problem_for(exc.cause) from exc
     except RPCError as exc:

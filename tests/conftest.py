@@ -10,6 +10,7 @@ Tests that use any of these are marked `integration` automatically (`make test-i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -229,12 +230,11 @@ async def staff_tokens(
     return tokens
 
 
-@pytest.fixture
-def as_staff(
+@contextlib.asynccontextmanager
+async def staff_clients(
     app: FastAPI, staff_tokens: dict[str, str], settings: Settings
-) -> Iterator[Callable[[str], httpx.AsyncClient]]:
-    """`as_staff("intake").get(...)`: an API client carrying that account's bearer token (any account the
-    test created works too, e.g. board members)."""
+) -> AsyncIterator[Callable[[str], httpx.AsyncClient]]:
+    """A factory of API clients carrying an account's bearer token; every client is closed on exit."""
     clients: list[httpx.AsyncClient] = []
 
     def client_for(login_id: str) -> httpx.AsyncClient:
@@ -248,7 +248,21 @@ def as_staff(
         clients.append(client)
         return client
 
-    yield client_for
+    try:
+        yield client_for
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+@pytest.fixture
+async def as_staff(
+    app: FastAPI, staff_tokens: dict[str, str], settings: Settings
+) -> AsyncIterator[Callable[[str], httpx.AsyncClient]]:
+    """`as_staff("intake").get(...)`: an API client carrying that account's bearer token (any account the
+    test created works too, e.g. board members). The clients are closed after the test."""
+    async with staff_clients(app, staff_tokens, settings) as client_for:
+        yield client_for
 
 
 @pytest.fixture

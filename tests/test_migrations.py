@@ -8,6 +8,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, pool
 from sqlmodel import SQLModel
 
@@ -45,7 +46,9 @@ def test_concurrent_upgrades_are_serialised(scratch_database: str) -> None:
 
     with ThreadPoolExecutor(max_workers=3) as pool_:
         list(pool_.map(migrate.upgrade_to_head, [scratch_database] * 3))
+    head = ScriptDirectory.from_config(migrate.alembic_config(scratch_database)).get_current_head()
     engine = create_engine(scratch_database, poolclass=pool.NullPool)
     with engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() is not None
+        assert MigrationContext.configure(conn).get_current_revision() == head
     engine.dispose()
+    assert head is not None

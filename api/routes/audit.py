@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from api.auth import AuditDep, Principal, require
 from api.deps import PageDep, SessionDep
+from api.params import AtenaNoQuery
 from kaigo.security.permissions import Permission
 from models.common import Page
 from models.security import AuditEventPublic
@@ -24,7 +25,7 @@ async def search_audit_events(
     audit: AuditDep,
     paging: PageDep,
     actor: Annotated[str | None, Query(max_length=64, description="操作した職員のログインID")] = None,
-    subject: Annotated[str | None, Query(pattern=r"^[0-9]{1,15}$", description="対象者の宛名番号")] = None,
+    subject: AtenaNoQuery = None,
     action: Annotated[str | None, Query(max_length=64, description="操作 (例: person.read)")] = None,
     outcome: Literal["success", "failure", "denied", "throttled"] | None = None,
     since: Annotated[datetime | None, Query(description="この日時以降 (ISO 8601)")] = None,

@@ -25,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.auth import AuditDep, Principal, check_subject_access, require
 from api.deps import PageDep, ResourcesDep, SessionDep
+from api.params import AtenaNoQuery, InsuredNoQuery
 from kaigo.errors import ProblemError
 from kaigo.security.permissions import Permission
 from models.common import Page, today_in_japan
@@ -109,10 +110,8 @@ async def search_notices(
     audit: AuditDep,
     paging: PageDep,
     case_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9._:-]{1,128}$", description="ケースID")] = None,
-    atena_no: Annotated[str | None, Query(pattern=r"^[0-9]{1,15}$", description="宛名番号")] = None,
-    insured_no: Annotated[
-        str | None, Query(pattern=r"^[0-9]{10}$", description="被保険者番号 (10桁)")
-    ] = None,
+    atena_no: AtenaNoQuery = None,
+    insured_no: InsuredNoQuery = None,
     kind: Annotated[str | None, Query(pattern=r"^[a-z0-9_]{1,48}$", description="通知書の種類")] = None,
 ) -> Page[NoticePublic]:
     conditions: list[sa.ColumnElement[bool]] = []

@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Query, status
 
 from api.auth import AuditDep, Principal, check_subject_access, require
 from api.deps import PageDep, ResourcesDep, SessionDep
+from api.params import AtenaNoPath, HouseholdNoQuery, InsuredNoPath, InsuredNoPrefixQuery
 from api.unit_of_work import transaction
 from kaigo.errors import ProblemError
 from kaigo.security.permissions import Permission
@@ -37,8 +38,6 @@ from services import cases, mynumber, registry
 
 router = APIRouter(tags=["registry"])
 
-AtenaNoPath = Annotated[str, Path(pattern=r"^[0-9]{1,15}$", description="宛名番号")]
-InsuredNoPath = Annotated[str, Path(pattern=r"^[0-9]{10}$", description="被保険者番号 (10桁)")]
 KanaQuery = Annotated[
     str | None, Query(min_length=1, max_length=60, description="カナ氏名の前方一致 (ひらがな・半角カナ可)")
 ]
@@ -86,7 +85,7 @@ async def search_persons(
     audit: AuditDep,
     paging: PageDep,
     kana: KanaQuery = None,
-    household_no: Annotated[str | None, Query(pattern=r"^[0-9]{1,15}$", description="世帯番号")] = None,
+    household_no: HouseholdNoQuery = None,
 ) -> Page[PersonPublic]:
     rows, total = await registry.search_persons(
         session=session,
@@ -240,9 +239,7 @@ async def search_insured(
     session: SessionDep,
     audit: AuditDep,
     paging: PageDep,
-    insured_no: Annotated[
-        str | None, Query(pattern=r"^[0-9]{1,10}$", description="被保険者番号 (前方一致)")
-    ] = None,
+    insured_no: InsuredNoPrefixQuery = None,
     kana: KanaQuery = None,
 ) -> Page[InsuredPublic]:
     rows, total = await registry.search_insured(

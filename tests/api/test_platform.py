@@ -78,7 +78,9 @@ async def test_malformed_json_is_a_japanese_422(as_staff: Callable[[str], httpx.
         "/staff", content=b"{not json", headers={"content-type": "application/json"}
     )
     assert response.status_code == 422
-    assert response.json()["errors"][0]["message"] == "JSON の形式が正しくありません"
+    assert response.json()["errors"] == [
+        {"field": "body", "message": "JSON の形式が正しくありません (1行目 2列目)"}
+    ]
 
 
 async def test_openapi_documents_every_route(api: httpx.AsyncClient) -> None:

@@ -52,6 +52,29 @@ def test_readme_route_table_matches_the_routes() -> None:
     assert table == markdown_table(ROUTERS), "regenerate with `.venv/bin/kaigo routes`"
 
 
+def _readme_role_table() -> dict[str, set[str]]:
+    """README "Roles and permissions": role → permissions, with `notice:issue/read` spelled out and the
+    prose after a dash or in parentheses dropped."""
+    section = README.read_text().split("**Roles and permissions", 1)[1].split("<!-- routes:start -->", 1)[0]
+    table: dict[str, set[str]] = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or not cells[0].startswith("`"):
+            continue
+        listed = re.sub(r"\([^)]*\)", "", cells[2].split(" — ", 1)[0])
+        permissions: set[str] = set()
+        for item in (i.strip() for i in listed.split(",") if i.strip()):
+            area, _, actions = item.partition(":")
+            permissions |= {f"{area}:{a}" for a in actions.split("/")} if actions else {area}
+        table[cells[0].strip("`")] = permissions
+    return table
+
+
+def test_readme_role_table_is_the_permissions_module() -> None:
+    expected = {str(role): {str(p) for p in perms} for role, perms in ROLE_PERMISSIONS.items()}
+    assert _readme_role_table() == expected, "README Roles and permissions differs from permissions.py"
+
+
 def test_every_route_declares_its_permission() -> None:
     public = {(r.method, r.path) for r in RULES if r.permission == PUBLIC}
     assert public == {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/auth/token")}

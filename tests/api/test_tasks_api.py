@@ -156,11 +156,26 @@ async def test_idempotency_key_replays_success_and_refuses_other_content(
         "/certification-applications", json={**body, "applicant_kind": "family"}, headers=key
     )
     assert other.status_code == 422 and other.json()["type"].endswith("idempotency-mismatch")
-    # Another staff member's key space is their own: the same key starts nothing for them here (no case).
-    clash = await as_staff("intake").post(
-        "/certification-applications", json=body, headers={"Idempotency-Key": "x"}
+    too_short = await intake.post("/certification-applications", json=body, headers={"Idempotency-Key": "x"})
+    assert too_short.status_code == 400 and too_short.json()["errors"][0]["field"] == "Idempotency-Key"
+    # Another clerk's key space is their own: the same key, with another body, starts their own case.
+    account = {
+        "login_id": "intake2",
+        "display_name": "認定係 二",
+        "password": "another-clerk-2026",
+        "roles": ["intake"],
+    }
+    assert (await as_staff("admin").post("/staff", json=account)).status_code == 201
+    other_clerk = as_staff("intake2")
+    other_atena = (await other_clerk.post("/persons", json=person_payload())).json()["atena_no"]
+    other_insured = (await other_clerk.post("/insured", json=insured_payload(other_atena))).json()[
+        "insured_no"
+    ]
+    theirs = await other_clerk.post(
+        "/certification-applications", json={**body, "insured_no": other_insured}, headers=key
     )
-    assert clash.status_code == 400  # too short a key
+    assert theirs.status_code == 201, theirs.text
+    assert "idempotent-replayed" not in theirs.headers and theirs.json()["id"] != first.json()["id"]
     duplicate = await intake.post("/certification-applications", json=body)
     assert duplicate.status_code == 409 and duplicate.json()["errors"][0]["field"] == "insured_no"
 

@@ -237,7 +237,21 @@ def test_rendering_fetches_nothing() -> None:
 
 
 def test_template_version_is_stable_and_per_kind() -> None:
-    assert template_version("certification_result") == template_version("certification_result")
+    # Stable: another interpreter, with other string hashes (set order), computes the same versions.
+    kinds = ["certification_result", "expiry_reminder"]
+    script = f"from notices.render import template_version as v; print(*map(v, {kinds!r}))"
+    other = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "12345"},
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert other.stdout.split() == [
+        template_version("certification_result"),
+        template_version("expiry_reminder"),
+    ]
     assert len({template_version(kind) for kind in kind_codes()}) == len(kind_codes())
 
 
