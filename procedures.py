@@ -67,7 +67,7 @@ def _all_task_kinds() -> dict[str, TaskKindSpec]:
         for kind, spec in procedure.model.task_kinds.items():
             if kinds.get(kind, spec) != spec:
                 raise ValueError(f"task kind {kind!r} is declared twice with different specs")
-            kinds[kind] = spec
+            kinds[str(kind)] = spec
     return kinds
 
 

@@ -284,7 +284,9 @@ def install_openapi(app: FastAPI, rules: list[RouteRule]) -> None:
                 routes=app.routes,
                 tags=app.openapi_tags,
             )
-            app.openapi_schema = enrich(schema, rules)
+            from api.task_docs import document_task_payloads  # it reads the procedures' registry
+
+            app.openapi_schema = document_task_payloads(enrich(schema, rules))
         return app.openapi_schema
 
     setattr(app, "openapi", openapi)  # noqa: B010  (FastAPI's documented way to customise the schema)
