@@ -47,10 +47,15 @@ class DevStack:
     children: list[Child] = field(default_factory=list)
     stopping: bool = False
 
-    def spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
+    def spawn(self, name: str, command: list[str], env: dict[str, str], *, quiet: bool = False) -> None:
         # Own session: a terminal Ctrl-C reaches only the supervisor, which then stops children in order.
         process = subprocess.Popen(
-            command, cwd=self.root, env=env, start_new_session=True, preexec_fn=_die_with_parent
+            command,
+            cwd=self.root,
+            env=env,
+            stdout=subprocess.DEVNULL if quiet else None,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         self.children.append(Child(name, process))
 
@@ -168,6 +173,7 @@ def run(settings: Settings, root: Path) -> int:
                     codec_endpoint="/codec",
                 ),
                 env,
+                quiet=True,  # its own banner names the UI's direct port; ours names the one to use
             )
             embedded.wait_for_port("127.0.0.1", settings.temporal_port)
             env["TEMPORAL_ADDRESS"] = f"{PRINTED_HOST}:{settings.temporal_port}"

@@ -15,6 +15,7 @@ and carry the browser's codec session cookie by default: no per-browser setting,
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -22,8 +23,8 @@ from typing import Annotated
 from urllib.parse import quote, unquote
 
 import httpx
-from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import RedirectResponse, StreamingResponse
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
 from api.auth import Principal, codec_session
@@ -53,6 +54,11 @@ _HOP_BY_HOP = frozenset(
     ("connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade")
 )
 _MAX_BODY_BYTES = 1 << 20
+_RENDER_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+}
 _TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 
 # httpx logs each request's full URL at INFO; the UI's query strings can hold search text (kana names).
@@ -126,6 +132,32 @@ def _settings_for(body: bytes, principal: Principal) -> bytes:
 @router.get(PREFIX)
 async def ui_root() -> RedirectResponse:
     return RedirectResponse(f"{PREFIX}/", status_code=308)
+
+
+@router.get(f"{PREFIX}/render")
+async def render_metadata(
+    request: Request,
+    principal: Annotated[Principal | None, Depends(_viewer)],
+    content: Annotated[str, Query(max_length=20_000)] = "",
+    theme: str = "light",
+) -> Response:
+    """The frame in which the UI shows a workflow's summary and details, already decoded by the browser.
+
+    The UI's own /render page fails under a public path (UI 2.54: "Not found: /temporal/render"), so this
+    one answers instead: the text, escaped, with no script at all. The decoded text stays on this server.
+    """
+    if principal is None:
+        return _refuse_unauthenticated(request)
+    if not may_view(principal):
+        raise ProblemError(403, "forbidden", "Temporal UI を利用する権限がありません")
+    color = "#f8fafc" if theme == "dark" else "#141414"
+    body = (
+        '<!doctype html><html lang="ja"><head><meta charset="utf-8"><style>'
+        f"body{{margin:0;padding:.75rem 1.5rem;color:{color};background:transparent;"
+        "font:14px/1.5 system-ui,sans-serif;white-space:pre-wrap;overflow-wrap:anywhere}"
+        f"</style></head><body>{html.escape(content)}</body></html>"
+    )
+    return HTMLResponse(body, headers=_RENDER_HEADERS)
 
 
 @router.api_route(f"{PREFIX}/{{path:path}}", methods=_METHODS)
