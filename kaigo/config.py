@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     temporal_task_queue: str = "kaigo-flow"
 
     data_dir: Path = Path(".data")
-    api_host: str = "127.0.0.1"
+    api_host: str = "localhost"  # binds the IPv4 loopback; also the one host name every printed address uses
     api_port: int = Field(default=8000, ge=1, le=65535)
     temporal_port: int = Field(default=7233, ge=1, le=65535)
     temporal_ui_port: int = Field(default=8233, ge=1, le=65535)

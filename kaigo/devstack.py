@@ -179,7 +179,7 @@ def run(settings: Settings, root: Path) -> int:
             env["TEMPORAL_ADDRESS"] = f"{PRINTED_HOST}:{settings.temporal_port}"
         stack.spawn("worker", [sys.executable, "-m", "worker"], env)
         stack.spawn("api", [sys.executable, "-m", "kaigo", "api", "--no-migrate"], env)
-        _wait_ready(f"http://{settings.api_host}:{settings.api_port}/readyz", stack)
+        _wait_ready(f"{api_url(settings)}/readyz", stack)
         print(
             _banner(settings, started, settings.database_url is None, settings.temporal_address is None),
             flush=True,
