@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # One 新規 要介護認定 case from application to 結果通知書 PDF, against `make dev` (README: "Walkthrough").
 # Uses only curl and python3 (for reading JSON). Each step prints what it did; open the Temporal UI
-# (http://localhost:8233) beside it to watch the case move through its stages.
+# (http://localhost:8000/temporal/, as supervisor via /ui/login) beside it to watch the case move.
 set -euo pipefail
 cd "$(dirname "$0")"
 OUT=../.data/walkthrough  # the exported CSVs and the notice PDF land here (not committed)
 mkdir -p "$OUT"
 
-API=${API:-http://127.0.0.1:8000}
+API=${API:-http://localhost:8000}
 TODAY=$(date +%F)
 STAMP=$(date +%s)
 

@@ -110,7 +110,7 @@ class Settings(BaseSettings):
 
     @property
     def temporal_ui_upstream_url(self) -> str:
-        return (self.temporal_ui_upstream or f"http://127.0.0.1:{self.temporal_ui_port}").rstrip("/")
+        return (self.temporal_ui_upstream or f"http://localhost:{self.temporal_ui_port}").rstrip("/")
 
     @property
     def is_dev(self) -> bool:
