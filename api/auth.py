@@ -185,7 +185,7 @@ def same_origin_codec_cookie(request: Request) -> str | None:
     return request.cookies.get(CODEC_COOKIE)
 
 
-async def codec_session(request: Request, resources: ResourcesDep) -> Principal | None:
+async def codec_session_principal(request: Request, resources: ResourcesDep) -> Principal | None:
     """Who holds the request's valid codec cookie (the Temporal UI proxy and login page), else None."""
     token = request.cookies.get(CODEC_COOKIE)
     if not token:

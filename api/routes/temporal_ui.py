@@ -27,8 +27,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
-from api.auth import Principal, codec_session
-from api.deps import ResourcesDep
+from api.auth import Principal, codec_session_principal
 from kaigo.errors import ProblemError
 from kaigo.security.permissions import Permission
 
@@ -66,6 +65,8 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 
 router = APIRouter(include_in_schema=False)
 
+Viewer = Annotated[Principal | None, Depends(codec_session_principal)]  # None: no valid session
+
 
 def may_view(principal: Principal) -> bool:
     """Who may follow cases in the UI: decoders, and staff who read every case (not per assignment)."""
@@ -84,17 +85,14 @@ def _client(request: Request) -> httpx.AsyncClient:
     return client
 
 
-def _upstream_path(request: Request) -> str:
-    """The request's path as sent (percent-encoding kept), refusing anything that could leave /temporal/."""
-    raw = request.scope.get("raw_path") or request.url.path.encode()
-    path = raw.decode("latin-1")
-    segments = path.split("/")
-    if not path.startswith(f"{PREFIX}/") or any(
-        unquote(s) in (".", "..") or "\\" in unquote(s) for s in segments
-    ):
+def _upstream_target(request: Request) -> bytes:
+    """The request's path and query as sent (percent-encoding kept), refusing what could leave /temporal/."""
+    path: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    segments = [unquote(s.decode("latin-1")) for s in path.split(b"/")]
+    if not path.startswith(f"{PREFIX}/".encode()) or any(s in (".", "..") or "\\" in s for s in segments):
         raise ProblemError(400, "temporal-ui-path", "このパスは使用できません", field="path")
-    query = request.url.query
-    return path + (f"?{query}" if query else "")
+    query: bytes = request.scope.get("query_string", b"")
+    return path + (b"?" + query if query else b"")
 
 
 def _refuse_unauthenticated(request: Request) -> Response:
@@ -107,10 +105,6 @@ def _refuse_unauthenticated(request: Request) -> Response:
         "Temporal UI を使うにはログインしてください (/ui/login)",
         headers={"WWW-Authenticate": "Cookie"},
     )
-
-
-async def _viewer(request: Request, resources: ResourcesDep) -> Principal | None:
-    return await codec_session(request, resources)
 
 
 def _settings_for(body: bytes, principal: Principal) -> bytes:
@@ -137,7 +131,7 @@ async def ui_root() -> RedirectResponse:
 @router.get(f"{PREFIX}/render")
 async def render_metadata(
     request: Request,
-    principal: Annotated[Principal | None, Depends(_viewer)],
+    principal: Viewer,
     content: Annotated[str, Query(max_length=20_000)] = "",
     theme: str = "light",
 ) -> Response:
@@ -161,8 +155,8 @@ async def render_metadata(
 
 
 @router.api_route(f"{PREFIX}/{{path:path}}", methods=_METHODS)
-async def temporal_ui(request: Request, principal: Annotated[Principal | None, Depends(_viewer)]) -> Response:
-    path = _upstream_path(request)
+async def temporal_ui(request: Request, principal: Viewer) -> Response:
+    target = _upstream_target(request)
     if principal is None:
         return _refuse_unauthenticated(request)
     if not may_view(principal):
@@ -176,7 +170,7 @@ async def temporal_ui(request: Request, principal: Annotated[Principal | None, D
                 "Temporal UI は参照専用です。手続の操作は kaigo-flow の API (タスク) で行ってください",
             )
     body = await _body(request)
-    upstream = await _send(request, path, body)
+    upstream = await _send(request, target, body)
     headers, cookies = _response_headers(upstream, request)
     if request.url.path == _SETTINGS_PATH and upstream.status_code == 200:
         content = _settings_for(await _read_all(upstream), principal)
@@ -206,15 +200,16 @@ async def _body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-async def _send(request: Request, path: str, body: bytes) -> httpx.Response:
+async def _send(request: Request, target: bytes, body: bytes) -> httpx.Response:
     headers = {name: value for name in _REQUEST_HEADERS if (value := request.headers.get(name)) is not None}
     csrf = request.cookies.get(_UI_CSRF_COOKIE)
     if csrf is not None:
         headers["cookie"] = f"{_UI_CSRF_COOKIE}={csrf}"  # never our own session cookie
     client = _client(request)
     try:
+        url = client.base_url.copy_with(raw_path=target)  # the fixed upstream, never a host from the request
         return await client.send(
-            client.build_request(request.method, path, headers=headers, content=body or None), stream=True
+            client.build_request(request.method, url, headers=headers, content=body or None), stream=True
         )
     except httpx.HTTPError as exc:
         raise ProblemError(

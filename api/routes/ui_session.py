@@ -20,13 +20,21 @@ from fastapi import APIRouter, Depends, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from api.auth import CODEC_COOKIE, CODEC_COOKIE_PATH, AuditDep, Principal, codec_session, write_now
+from api.auth import (
+    CODEC_COOKIE,
+    CODEC_COOKIE_PATH,
+    AuditDep,
+    Principal,
+    codec_session_principal,
+    write_now,
+)
 from api.deps import ResourcesDep, SessionDep
 from api.routes.auth import authenticate, issue_codec_token_for, set_codec_cookie
 from api.routes.temporal_ui import UI_START, may_view
 from kaigo.errors import ProblemError
 from kaigo.security.permissions import ROLE_LABELS, Permission, Role
 from kaigo.security.tokens import TokenClaims
+from models.common import JST
 from models.security import RevokedToken
 from services import staff as staff_service
 
@@ -49,7 +57,7 @@ _templates = Environment(
     autoescape=select_autoescape(["html"]),
 )
 
-SessionPrincipal = Annotated[Principal | None, Depends(codec_session)]
+SessionPrincipal = Annotated[Principal | None, Depends(codec_session_principal)]
 
 
 def _safe_next(target: str | None) -> str:
@@ -74,7 +82,7 @@ def _session_view(principal: Principal) -> dict[str, Any]:
         "login_id": principal.login_id,
         "roles": "・".join(ROLE_LABELS[Role(r)] for r in sorted(principal.roles)),
         "decodes": principal.has(Permission.CODEC_DECODE),
-        "expires": principal.token.expires_at.astimezone().strftime("%H:%M"),
+        "expires": principal.token.expires_at.astimezone(JST).strftime("%H:%M"),
     }
 
 
