@@ -110,7 +110,8 @@ def _banner(settings: Settings, started: float, embedded_db: bool, embedded_temp
         f"  readiness    {api}/readyz",
     ]
     if embedded_temporal or settings.temporal_ui_upstream:
-        lines.append(f"  Temporal UI  {api}/temporal/  (log in first: {api}/ui/login)")
+        lines.append(f"  Temporal UI  {api}/temporal/")
+        lines.append(f"  UI login     {api}/ui/login")
     if embedded_temporal:
         lines.append(
             f"  Temporal     {PRINTED_HOST}:{settings.temporal_port}"

@@ -62,7 +62,8 @@ def test_make_dev_runs_everything_and_keeps_data_across_a_restart(stack: Stack) 
     log = stack.log.read_text()
     assert demo_password("supervisor") in log  # the demo credentials are printed
     banner = log.split("kaigo-flow is ready", 1)[1].split("Ctrl-C stops everything", 1)[0]
-    assert f"Temporal UI  {stack.api}/temporal/" in banner and f"{stack.api}/ui/login" in banner
+    assert f"Temporal UI  {stack.api}/temporal/\n" in banner
+    assert f"UI login     {stack.api}/ui/login\n" in banner
     # Every address printed names one host, and the dev server's own UI port is never offered.
     assert set(re.findall(r"https?://([^:/\s]+)", log)) == {"localhost"}
     assert stack.ui.rsplit(":", 1)[1] not in banner
