@@ -89,7 +89,10 @@ def _upstream_target(request: Request) -> bytes:
     """The request's path and query as sent (percent-encoding kept), refusing what could leave /temporal/."""
     path: bytes = request.scope.get("raw_path") or request.url.path.encode()
     segments = [unquote(s.decode("latin-1")) for s in path.split(b"/")]
-    if not path.startswith(f"{PREFIX}/".encode()) or any(s in (".", "..") or "\\" in s for s in segments):
+    # A segment is never a path: no dot segments, and no slash or backslash hidden in percent-encoding.
+    if not path.startswith(f"{PREFIX}/".encode()) or any(
+        s in (".", "..") or "/" in s or "\\" in s for s in segments
+    ):
         raise ProblemError(400, "temporal-ui-path", "このパスは使用できません", field="path")
     query: bytes = request.scope.get("query_string", b"")
     return path + (b"?" + query if query else b"")

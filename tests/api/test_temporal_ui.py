@@ -250,6 +250,8 @@ async def test_the_ui_decodes_only_for_codec_decode_holders_and_is_read_only(
         "/temporal/api/v1/%2e%2e/%2e%2e/%2e%2e/codec/decode",
         "/temporal/.%2e/x",
         "/temporal/%5c%5cevil.example/x",
+        "/temporal/..%2f..%2fauth/me",
+        "/temporal/api/v1/namespaces/default/workflows/x/query/..%2F..%2Fterminate",
     ],
 )
 async def test_no_path_leaves_the_ui(
