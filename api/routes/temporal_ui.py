@@ -205,6 +205,7 @@ async def _body(request: Request) -> bytes:
 
 async def _send(request: Request, target: bytes, body: bytes) -> httpx.Response:
     headers = {name: value for name in _REQUEST_HEADERS if (value := request.headers.get(name)) is not None}
+    headers.setdefault("accept-encoding", "identity")  # bytes pass through raw: only codings the caller takes
     csrf = request.cookies.get(_UI_CSRF_COOKIE)
     if csrf is not None:
         headers["cookie"] = f"{_UI_CSRF_COOKIE}={csrf}"  # never our own session cookie
