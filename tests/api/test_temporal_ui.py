@@ -9,7 +9,8 @@ import logging
 import re
 import socket
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -26,7 +27,7 @@ from api.main import create_app
 from kaigo import embedded
 from kaigo.config import Settings
 from kaigo.security.tokens import decode_codec_token
-from models.security import AuditEvent
+from models.security import AuditEvent, Staff
 
 PASSWORD = "test-password-2026"  # tests/conftest.py demo_password_hash
 COOKIE = "kaigo_codec_token"
@@ -87,6 +88,28 @@ async def _login(
     return await client.post("/ui/login", data=form)
 
 
+@pytest.fixture
+def new_staff(
+    sessions: async_sessionmaker[AsyncSession], demo_password_hash: str
+) -> Callable[[str], Awaitable[str]]:
+    """An account of its own for a test (the audit trail, and so login throttling, outlives each test)."""
+
+    async def create(role: str) -> str:
+        login_id = f"ui-{role[:8]}-{uuid.uuid4().hex[:8]}".replace("_", "-")
+        async with sessions() as session, session.begin():
+            session.add(
+                Staff(
+                    login_id=login_id,
+                    display_name=login_id,
+                    password_hash=demo_password_hash,
+                    roles=[role],
+                )
+            )
+        return login_id
+
+    return create
+
+
 async def _audit(sessions: async_sessionmaker[AsyncSession], actor: str) -> list[AuditEvent]:
     async with sessions() as session:
         query = select(AuditEvent).where(AuditEvent.actor == actor).order_by(col(AuditEvent.id))
@@ -140,27 +163,29 @@ async def test_the_form_needs_its_csrf_token(
 
 async def test_wrong_passwords_are_throttled_and_audited_like_the_api(
     browser: Callable[[], httpx.AsyncClient],
-    staff_tokens: dict[str, str],
+    new_staff: Callable[[str], Awaitable[str]],
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
+    login_id = await new_staff("restriction")
     client = browser()
     for _ in range(5):
-        wrong = await _login(client, "restriction", "not-the-password-1")
+        wrong = await _login(client, login_id, "not-the-password-1")
         assert wrong.status_code == 401 and "ログインIDまたはパスワードが正しくありません" in wrong.text
-    throttled = await _login(client, "restriction")
+    throttled = await _login(client, login_id)
     assert throttled.status_code == 429 and int(throttled.headers["retry-after"]) > 0
     assert "一時的に制限" in throttled.text and COOKIE not in client.cookies
-    outcomes = [r.outcome for r in await _audit(sessions, "restriction") if r.action == "auth.login"]
-    assert outcomes[-6:] == ["failure"] * 5 + ["throttled"]
+    outcomes = [r.outcome for r in await _audit(sessions, login_id) if r.action == "auth.login"]
+    assert outcomes == ["failure"] * 5 + ["throttled"]
 
 
-@pytest.mark.parametrize("login_id", ["board", "surveyor"])
+@pytest.mark.parametrize("role", ["board_member", "surveyor"])
 async def test_staff_who_do_not_follow_every_case_get_no_session(
     browser: Callable[[], httpx.AsyncClient],
-    staff_tokens: dict[str, str],
+    new_staff: Callable[[str], Awaitable[str]],
     sessions: async_sessionmaker[AsyncSession],
-    login_id: str,
+    role: str,
 ) -> None:
+    login_id = await new_staff(role)
     client = browser()
     refused = await _login(client, login_id)
     assert refused.status_code == 403 and "Temporal UI を利用できません" in refused.text
