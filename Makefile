@@ -9,6 +9,9 @@ PY := $(VENV)/bin/python
 UV := $(or $(shell command -v uv 2>/dev/null),$(VENV)/bin/uv)
 LOCK := requirements/dev.lock
 STAMP := $(VENV)/.synced
+# The browser tests drive Debian's chromium, never a downloaded browser build (no `playwright install`).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: help dev test test-unit test-integration lint fmt migrate seed lock clean
 
@@ -29,12 +32,17 @@ $(STAMP): $(LOCK) pyproject.toml | $(PY) $(UV)
 dev: $(STAMP) ## run the whole system on embedded defaults (Ctrl-C stops it)
 	$(VENV)/bin/kaigo dev
 
+$(CHROMIUM):
+	@echo "installing Debian's chromium for the browser tests (apt-get) …"
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium
+
 # pytest exits 5 when it collects nothing; that must never look like a pass.
-test: $(STAMP) lint ## lint, then the whole test suite (embedded PostgreSQL unless TEST_DATABASE_URL is set)
+test: $(STAMP) lint | $(CHROMIUM) ## lint, then the whole test suite (embedded PostgreSQL unless TEST_DATABASE_URL is set)
 	$(PY) -m pytest -q; status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "no tests were collected" >&2; exit 1; fi; exit $$status
 
-test-integration: $(STAMP) ## only the tests that need PostgreSQL/Temporal
+test-integration: $(STAMP) | $(CHROMIUM) ## only the tests that need PostgreSQL/Temporal (and chromium)
 	$(PY) -m pytest -q -m integration
 
 lint: $(STAMP) ## ruff check + format check

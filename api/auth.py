@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlmodel import select
+from sqlmodel import col, select
 
 from api.deps import ResourcesDep
 from api.request_context import current_client_addr, current_request_id
@@ -20,12 +20,14 @@ from kaigo.errors import ProblemError
 from kaigo.security import audit
 from kaigo.security.audit import AuditEntry, Outcome
 from kaigo.security.permissions import ROLE_PERMISSIONS, SCOPED_ROLES, Permission, Role, permissions_for
-from kaigo.security.tokens import InvalidToken, TokenClaims, decode_token
+from kaigo.security.tokens import InvalidToken, TokenClaims, decode_codec_token, decode_token
 from models.security import RevokedToken, Staff
 from models.task import Task, TaskState
 
-# Also accepted from this cookie on /codec (the Temporal UI sends cookies, not our bearer token).
+# The Temporal UI's session: a codec-only token (kaigo/security/tokens.py) in this cookie, read only on
+# /codec/* (below) and by the UI proxy (api/routes/temporal_ui.py); a staff token is never taken from it.
 CODEC_COOKIE = "kaigo_codec_token"
+CODEC_COOKIE_PATH = "/"  # the UI under /temporal/, its codec under /codec/, the login page under /ui/
 
 _oauth2 = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
@@ -130,26 +132,17 @@ async def current_principal(
     trail: AuditDep,
     bearer: Annotated[str | None, Depends(_oauth2)],
 ) -> Principal:
-    token = bearer or (request.cookies.get(CODEC_COOKIE) if request.url.path.startswith("/codec") else None)
+    cookie = same_origin_codec_cookie(request) if request.url.path.startswith("/codec/") else None
+    token = bearer or cookie
     reason, claims, staff = "missing", None, None
     if token:
         try:
-            claims = decode_token(token, secret=resources.settings.secret_key)
+            decode = decode_token if bearer else decode_codec_token
+            claims = decode(token, secret=resources.settings.secret_key)
         except InvalidToken as exc:
             reason = str(exc)
         else:
-            async with resources.sessions() as session:
-                staff = await session.get(Staff, claims.login_id)
-                revoked = await session.get(RevokedToken, claims.token_id)
-            reason = (
-                "unknown account"
-                if staff is None
-                else "account disabled"
-                if not staff.active
-                else "revoked"
-                if revoked is not None or staff.token_version != claims.version
-                else ""
-            )
+            staff, reason = await check_account(resources, claims)
     if reason or claims is None or staff is None:
         actor = claims.login_id if claims else "anonymous"
         await write_now(
@@ -162,6 +155,49 @@ async def current_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+async def check_account(resources: ResourcesDep, claims: TokenClaims) -> tuple[Staff | None, str]:
+    """The account behind verified claims, and why it may not act now ("" when it may)."""
+    async with resources.sessions() as session:
+        staff = await session.get(Staff, claims.login_id)
+        revoked = (
+            await session.exec(
+                select(RevokedToken.token_id).where(col(RevokedToken.token_id).in_(claims.revocation_ids))
+            )
+        ).first()
+    if staff is None:
+        return None, "unknown account"
+    if not staff.active:
+        return staff, "account disabled"
+    if revoked is not None or staff.token_version != claims.version:
+        return staff, "revoked"
+    return staff, ""
+
+
+def same_origin_codec_cookie(request: Request) -> str | None:
+    """The codec cookie, unless the browser says another origin sent the request (Sec-Fetch-Site).
+
+    SameSite=Lax already keeps it off cross-site requests; this also refuses other ports of the same host.
+    """
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return None
+    return request.cookies.get(CODEC_COOKIE)
+
+
+async def codec_session_principal(request: Request, resources: ResourcesDep) -> Principal | None:
+    """Who holds the request's valid codec cookie (the Temporal UI proxy and login page), else None."""
+    token = request.cookies.get(CODEC_COOKIE)
+    if not token:
+        return None
+    try:
+        claims = decode_codec_token(token, secret=resources.settings.secret_key)
+    except InvalidToken:
+        return None
+    staff, reason = await check_account(resources, claims)
+    if reason or staff is None:
+        return None
+    return Principal(staff.login_id, frozenset(Role(r) for r in staff.roles), claims)
 
 
 class Require:

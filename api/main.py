@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from api.deps import Resources
@@ -34,6 +33,8 @@ from api.routes import (
     registry,
     staff,
     tasks,
+    temporal_ui,
+    ui_session,
 )
 from kaigo import temporal_client
 from kaigo.config import Settings, get_settings
@@ -59,6 +60,9 @@ ROUTERS = tuple(
         notices,
     )
 )
+
+# Browser pages, outside the API's route table and OpenAPI: the Temporal UI under /temporal/ and its login.
+BROWSER_ROUTERS = (ui_session.router, temporal_ui.router)
 
 DESCRIPTION = """\
 介護保険課のケース管理 API。要介護認定・給付制限・更新案内の手続を Temporal ワークフローとして実行し、
@@ -100,6 +104,9 @@ def create_app(settings: Settings | None = None, *, resources: Resources | None 
         try:
             yield
         finally:
+            client = getattr(app.state, "temporal_ui_client", None)
+            if client is not None:
+                await client.aclose()
             if owned:
                 await app.state.resources.engine.dispose()
 
@@ -115,17 +122,10 @@ def create_app(settings: Settings | None = None, *, resources: Resources | None 
     if resources is not None:  # tests drive the app without running the lifespan
         app.state.resources = resources
     app.add_middleware(InputGuardMiddleware)  # innermost: runs after the request id is assigned
-    # Only the Temporal UI calls us cross-origin (the codec endpoint), with its cookie.
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=[settings.temporal_ui_url.rstrip("/")],
-        allow_credentials=True,
-        allow_methods=["POST"],
-        allow_headers=["Authorization", "Content-Type", "X-Namespace"],
-    )
+    # No CORS: the Temporal UI is served from this origin (/temporal/), so nothing calls us cross-origin.
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
-    for router in ROUTERS:
+    for router in (*ROUTERS, *BROWSER_ROUTERS):
         app.include_router(router)
     install_docs(app)
     install_openapi(app, route_rules(ROUTERS))

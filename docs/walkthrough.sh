@@ -2,16 +2,17 @@
 # One 新規 要介護認定 case from application to 結果通知書 PDF, against `make dev` (README: "Walkthrough").
 # Uses only curl and python3. Every request body is a file in docs/walkthrough/ (the same bodies the API
 # docs at /docs show as examples); ${ATENA_NO}, ${INSURED_NO}, ${TODAY} and ${TODAY_YYYYMMDD} in them are
-# filled in here. Open the Temporal UI (http://localhost:8233) beside it to watch the case move.
+# filled in here. Open the Temporal UI (http://localhost:8000/temporal/, as supervisor via /ui/login)
+# beside it to watch the case move.
 #
-#   docs/walkthrough.sh                          # the API of `make dev` on 127.0.0.1:8000
-#   API=http://127.0.0.1:8102 docs/walkthrough.sh  # another API (e.g. `API_PORT=8102 make dev`)
+#   docs/walkthrough.sh                            # the API of `make dev` on localhost:8000
+#   API=http://localhost:8102 docs/walkthrough.sh  # another API (e.g. `API_PORT=8102 make dev`)
 set -euo pipefail
 cd "$(dirname "$0")"
 OUT=../.data/walkthrough  # the exported CSVs and the notice PDF land here (not committed)
 mkdir -p "$OUT"
 
-API=${API:-http://127.0.0.1:8000}
+API=${API:-http://localhost:8000}
 STAMP=$(date +%s)
 export TODAY=$(date +%F) TODAY_YYYYMMDD=$(date +%Y%m%d)
 export ATENA_NO="8$STAMP" INSURED_NO="9${STAMP: -9}"

@@ -43,11 +43,13 @@ class Settings(BaseSettings):
     temporal_task_queue: str = "kaigo-flow"
 
     data_dir: Path = Path(".data")
-    api_host: str = "127.0.0.1"
+    api_host: str = "localhost"  # binds the IPv4 loopback; also the one host name every printed address uses
     api_port: int = Field(default=8000, ge=1, le=65535)
     temporal_port: int = Field(default=7233, ge=1, le=65535)
     temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
-    temporal_ui_url: str = "http://localhost:8233"
+    # The Temporal UI server that the API serves under /temporal/ (api/routes/temporal_ui.py); it must run
+    # with the public path /temporal. Unset → the dev server's UI on this machine (TEMPORAL_UI_PORT).
+    temporal_ui_upstream: str | None = Field(default=None, pattern=r"^https?://[A-Za-z0-9.\-\[\]:]+/?$")
 
     # The worker touches this file while it is healthy (container healthcheck: `kaigo worker-alive`).
     worker_heartbeat_file: Path | None = None
@@ -107,6 +109,10 @@ class Settings(BaseSettings):
     @classmethod
     def secret_field_names(cls) -> list[str]:
         return [name for name, field in cls.model_fields.items() if field.repr is False]
+
+    @property
+    def temporal_ui_upstream_url(self) -> str:
+        return (self.temporal_ui_upstream or f"http://localhost:{self.temporal_ui_port}").rstrip("/")
 
     @property
     def is_dev(self) -> bool:

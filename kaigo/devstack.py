@@ -24,6 +24,7 @@ from kaigo import embedded, migrate
 from kaigo.config import Settings
 
 _PR_SET_PDEATHSIG = 1
+PROXIED_UI_PATH = "/temporal"  # api/routes/temporal_ui.py PREFIX
 _STOP_TIMEOUT_S = 35.0  # a little more than the worker's graceful shutdown
 
 
@@ -46,10 +47,15 @@ class DevStack:
     children: list[Child] = field(default_factory=list)
     stopping: bool = False
 
-    def spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
+    def spawn(self, name: str, command: list[str], env: dict[str, str], *, quiet: bool = False) -> None:
         # Own session: a terminal Ctrl-C reaches only the supervisor, which then stops children in order.
         process = subprocess.Popen(
-            command, cwd=self.root, env=env, start_new_session=True, preexec_fn=_die_with_parent
+            command,
+            cwd=self.root,
+            env=env,
+            stdout=subprocess.DEVNULL if quiet else None,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         self.children.append(Child(name, process))
 
@@ -85,23 +91,37 @@ def _wait_ready(url: str, stack: DevStack, timeout: float = 120.0) -> None:
     raise TimeoutError(f"{url} was not ready within {timeout:.0f} s")
 
 
+# Every address we print names this host, so a browser's cookies and a curl line never disagree.
+PRINTED_HOST = "localhost"
+_LOCAL_BINDS = {"127.0.0.1", "0.0.0.0", "::", "::1", "localhost"}
+
+
+def api_url(settings: Settings) -> str:
+    host = PRINTED_HOST if settings.api_host in _LOCAL_BINDS else settings.api_host
+    return f"http://{host}:{settings.api_port}"
+
+
 def _banner(settings: Settings, started: float, embedded_db: bool, embedded_temporal: bool) -> str:
-    api = f"http://{settings.api_host}:{settings.api_port}"
+    api = api_url(settings)
     lines = [
         f"kaigo-flow is ready ({time.monotonic() - started:.1f} s)",
         f"  API          {api}",
         f"  API docs     {api}/docs",
         f"  readiness    {api}/readyz",
     ]
+    if embedded_temporal or settings.temporal_ui_upstream:
+        lines.append(f"  Temporal UI  {api}/temporal/")
+        lines.append(f"  UI login     {api}/ui/login")
     if embedded_temporal:
-        lines.append(f"  Temporal UI  http://localhost:{settings.temporal_ui_port}")
         lines.append(
-            f"  Temporal     localhost:{settings.temporal_port} (dev server, data in .data/temporal.db)"
+            f"  Temporal     {PRINTED_HOST}:{settings.temporal_port}"
+            f" (dev server, data in {settings.data_dir / 'temporal.db'})"
         )
     else:
         lines.append(f"  Temporal     {settings.temporal_address} (external)")
     lines.append(
-        "  PostgreSQL   " + ("embedded, data in .data/pg" if embedded_db else "DATABASE_URL (external)")
+        "  PostgreSQL   "
+        + (f"embedded, data in {settings.data_dir / 'pg'}" if embedded_db else "DATABASE_URL (external)")
     )
     lines.append("Ctrl-C stops everything.")
     width = max(len(line) for line in lines) + 2
@@ -148,16 +168,19 @@ def run(settings: Settings, root: Path) -> int:
                     db_file=data_dir / "temporal.db",
                     port=settings.temporal_port,
                     ui_port=settings.temporal_ui_port,
-                    # The UI decrypts payloads through our API (authenticated, audited: api/routes/codec.py).
-                    codec_endpoint=f"http://{settings.api_host}:{settings.api_port}/codec",
+                    # The API serves this UI under /temporal/ (api/routes/temporal_ui.py), so its codec,
+                    # /codec on the same origin, gets the browser's session cookie (audited decodes).
+                    ui_public_path=PROXIED_UI_PATH,
+                    codec_endpoint="/codec",
                 ),
                 env,
+                quiet=True,  # its own banner names the UI's direct port; ours names the one to use
             )
             embedded.wait_for_port("127.0.0.1", settings.temporal_port)
-            env["TEMPORAL_ADDRESS"] = f"localhost:{settings.temporal_port}"
+            env["TEMPORAL_ADDRESS"] = f"{PRINTED_HOST}:{settings.temporal_port}"
         stack.spawn("worker", [sys.executable, "-m", "worker"], env)
         stack.spawn("api", [sys.executable, "-m", "kaigo", "api", "--no-migrate"], env)
-        _wait_ready(f"http://{settings.api_host}:{settings.api_port}/readyz", stack)
+        _wait_ready(f"{api_url(settings)}/readyz", stack)
         print(
             _banner(settings, started, settings.database_url is None, settings.temporal_address is None),
             flush=True,

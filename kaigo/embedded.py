@@ -63,7 +63,12 @@ def ensure_database(sqlalchemy_url: str) -> None:
 
 
 def temporal_dev_server_command(
-    *, db_file: Path, port: int, ui_port: int, codec_endpoint: str | None = None
+    *,
+    db_file: Path,
+    port: int,
+    ui_port: int,
+    ui_public_path: str | None = None,
+    codec_endpoint: str | None = None,
 ) -> list[str]:
     command = [
         str(venv_bin("temporal")),
@@ -80,6 +85,8 @@ def temporal_dev_server_command(
         "error",
     ]
     command += search_attributes.cli_flags()
+    if ui_public_path:
+        command += ["--ui-public-path", ui_public_path]
     if codec_endpoint:
         command += ["--ui-codec-endpoint", codec_endpoint]
     return command

@@ -5,102 +5,39 @@ a developer's own `make dev`. With TEST_DATABASE_URL it proves the external-data
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
+import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 
 from kaigo.seed import demo_password
+from tests.dev_stack import Stack, new_stack
 from tests.factories import person_payload
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Stack:
-    env: dict[str, str]
-    api: str
-    ui: str
-    log: Path
-
-    def start(self) -> subprocess.Popen[bytes]:
-        with self.log.open("ab") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "kaigo", "dev"], cwd=ROOT, env=self.env, stdout=out, stderr=out
-            )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"kaigo dev exited early:\n{self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.api}/readyz", timeout=2).status_code == 200:
-                    return process
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-        process.kill()
-        pytest.fail(f"kaigo dev was not ready in 120 s:\n{self.log.read_text()[-3000:]}")
-
-    def stop(self, process: subprocess.Popen[bytes]) -> None:
-        children = psutil.Process(process.pid).children(recursive=True)
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=90) == 0, self.log.read_text()[-3000:]
-        _, alive = psutil.wait_procs(children, timeout=10)
-        assert not alive, f"left running after Ctrl-C: {[p.cmdline() for p in alive]}"
 
 
 @pytest.fixture
 def stack(tmp_path: Path, create_database: Callable[[str], str]) -> Iterator[Stack]:
-    api_port, temporal_port, ui_port = _free_port(), _free_port(), _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS")}
-    env.update(
-        DATA_DIR=str(tmp_path / "data"),
-        API_PORT=str(api_port),
-        TEMPORAL_PORT=str(temporal_port),
-        TEMPORAL_UI_PORT=str(ui_port),
-    )
-    if os.environ.get("TEST_DATABASE_URL"):
-        env["DATABASE_URL"] = create_database("kaigo_devstack")
-    yield Stack(env, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ui_port}", tmp_path / "dev.log")
-
-
-def _login(stack: Stack, login_id: str) -> dict[str, str]:
-    response = httpx.post(
-        f"{stack.api}/auth/token", data={"username": login_id, "password": demo_password(login_id)}
-    )
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+    yield new_stack(tmp_path, create_database)
 
 
 def test_make_dev_runs_everything_and_keeps_data_across_a_restart(stack: Stack) -> None:
     process = stack.start()
     try:
-        intake = _login(stack, "intake")  # demo staff are seeded and their credentials printed
+        intake = stack.login("intake")  # demo staff are seeded and their credentials printed
         assert httpx.get(f"{stack.api}/readyz").json()["checks"] == {"postgresql": "ok", "temporal": "ok"}
         assert httpx.get(f"{stack.api}/docs").status_code == 200
-        # The Temporal UI is served and its API lists kaigo's search attributes.
-        attributes = httpx.get(f"{stack.ui}/api/v1/namespaces/default/search-attributes", timeout=10).json()
+        # The dev server's UI runs under /temporal and knows kaigo's search attributes.
+        attributes = httpx.get(f"{stack.ui}/temporal/api/v1/namespaces/default/search-attributes", timeout=10)
         assert {"CaseType", "CaseStage", "InsuredNumber", "DueDate", "Office"} <= set(
-            attributes["customAttributes"]
+            attributes.json()["customAttributes"]
         )
-        # The UI decrypts payloads through the API's codec endpoint.
-        ui_settings = httpx.get(f"{stack.ui}/api/v1/settings", timeout=10).json()
-        assert ui_settings["Codec"]["Endpoint"] == f"{stack.api}/codec"
+        assert httpx.get(f"{stack.ui}/temporal/api/v1/settings").json()["Codec"]["Endpoint"] == "/codec"
+        # The API serves that UI (same origin as its codec), behind the browser login.
+        page = httpx.get(f"{stack.api}/temporal/", headers={"Accept": "text/html"})
+        assert page.status_code == 303 and page.headers["location"].startswith("/ui/login")
+        assert "ログイン" in httpx.get(f"{stack.api}/ui/login").text
         # Demo residents were seeded.
         demo = httpx.get(f"{stack.api}/insured/0100000001", headers=intake)
         assert demo.status_code == 200 and demo.json()["name_kanji"] == "髙橋 ハナ"
@@ -113,7 +50,7 @@ def test_make_dev_runs_everything_and_keeps_data_across_a_restart(stack: Stack) 
 
     process = stack.start()
     try:
-        intake = _login(stack, "intake")
+        intake = stack.login("intake")
         again = httpx.get(f"{stack.api}/persons/{created.json()['atena_no']}", headers=intake)
         assert again.status_code == 200 and again.json()["name_kanji"] == "再起動 確認"
         same_demo = httpx.get(
@@ -123,5 +60,10 @@ def test_make_dev_runs_everything_and_keeps_data_across_a_restart(stack: Stack) 
     finally:
         stack.stop(process)
     log = stack.log.read_text()
-    assert "kaigo-flow is ready" in log
     assert demo_password("supervisor") in log  # the demo credentials are printed
+    banner = log.split("kaigo-flow is ready", 1)[1].split("Ctrl-C stops everything", 1)[0]
+    assert f"Temporal UI  {stack.api}/temporal/\n" in banner
+    assert f"UI login     {stack.api}/ui/login\n" in banner
+    # Every address printed names one host, and the dev server's own UI port is never offered.
+    assert set(re.findall(r"https?://([^:/\s]+)", log)) == {"localhost"}
+    assert stack.ui.rsplit(":", 1)[1] not in banner
