@@ -469,7 +469,10 @@ class CertificationWorkflow(ProcedureWorkflow):
                     self._record_deemed_rejection()
             if estimate is None or self.stopped():
                 return  # a case that ended gets no further letters
-            await self._send_delay_notice(estimate, within_deadline=business_today() <= deadline)
+            try:
+                await self._send_delay_notice(estimate, within_deadline=business_today() <= deadline)
+            except CaseEnded:  # ended while staff were repairing the notice: nothing more is sent
+                return
             if await self.until(estimate.expected_by + timedelta(days=1)):
                 return
 
