@@ -14,9 +14,11 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client
 
 from activities.certification import CertificationActivities, CertificationReadModel
 from activities.steps import ReadModel
+from kaigo.config import Settings
 from models.case import CaseRecord, CaseType, parse_case_id
 from models.certification import ApplicationPublic
 from models.certification_tasks import CERTIFICATION
@@ -34,6 +36,10 @@ class Procedure:
     read_model: ReadModel
     activities: Callable[[Sessions], list[Callable[..., Any]]]
     record: Callable[[AsyncSession, CaseRecord], Awaitable[BaseModel | None]]  # the case page's record
+    # Periodic work (a daily scan, a reconciliation): its Temporal Schedules, created or updated idempotently
+    # by every worker at start (kaigo.schedules.ensure_schedule); with the workflows they start.
+    schedules: Callable[[Client, Settings], Awaitable[None]] | None = None
+    periodic_workflows: tuple[type, ...] = ()
 
 
 async def _certification_record(session: AsyncSession, case: CaseRecord) -> BaseModel | None:
@@ -72,3 +78,10 @@ def _all_task_kinds() -> dict[str, TaskKindSpec]:
 
 
 TASK_KINDS: dict[str, TaskKindSpec] = _all_task_kinds()
+
+
+async def ensure_schedules(client: Client, settings: Settings) -> None:
+    """Every procedure's periodic work, scheduled (idempotent: any number of workers may call it at once)."""
+    for procedure in PROCEDURES.values():
+        if procedure.schedules is not None:
+            await procedure.schedules(client, settings)

@@ -29,7 +29,7 @@ from kaigo.db import make_engine, make_sessionmaker
 from kaigo.logs import configure_logging
 from kaigo.search_attributes import ensure_search_attributes
 from models.procedure import notice_task_queue
-from procedures import PROCEDURES
+from procedures import PROCEDURES, ensure_schedules
 
 log = structlog.get_logger("kaigo.worker")
 
@@ -53,7 +53,7 @@ def notice_activities_for(
     return [NoticeActivities(sessions, settings).issue_notice]
 
 
-WORKFLOWS = [p.workflow for p in PROCEDURES.values()]
+WORKFLOWS = [w for p in PROCEDURES.values() for w in (p.workflow, *p.periodic_workflows)]
 
 
 def build_worker(client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Worker:
@@ -80,6 +80,7 @@ def build_notice_worker(
 async def run(settings: Settings) -> None:
     client = await temporal_client.connect(settings)
     await ensure_search_attributes(client, settings.temporal_namespace)
+    await ensure_schedules(client, settings)
     engine = make_engine(settings.require_database_url())
     sessions = make_sessionmaker(engine)
     worker = build_worker(client, settings, sessions)
