@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
 from activities.certification import CertificationActivities, CertificationReadModel
+from activities.certification_events import CertificationEventActivities, Listener
 from activities.steps import ReadModel
 from kaigo.config import Settings
 from models.case import CaseRecord, CaseType, parse_case_id
@@ -40,6 +41,8 @@ class Procedure:
     # by every worker at start (kaigo.schedules.ensure_schedule); with the workflows they start.
     schedules: Callable[[Client, Settings], Awaitable[None]] | None = None
     periodic_workflows: tuple[type, ...] = ()
+    # What the procedure does when a certification case announces an event (certification_events.py).
+    on_certification_event: Listener | None = None
 
 
 async def _certification_record(session: AsyncSession, case: CaseRecord) -> BaseModel | None:
@@ -48,7 +51,9 @@ async def _certification_record(session: AsyncSession, case: CaseRecord) -> Base
 
 
 def _certification_activities(sessions: Sessions) -> list[Callable[..., Any]]:
-    return [CertificationActivities(sessions).allocate_board_meeting]
+    listeners = [p.on_certification_event for p in PROCEDURES.values() if p.on_certification_event]
+    events = CertificationEventActivities(sessions, listeners)
+    return [CertificationActivities(sessions).allocate_board_meeting, events.announce_certification_event]
 
 
 PROCEDURES: dict[CaseType, Procedure] = {

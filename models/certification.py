@@ -375,3 +375,25 @@ class CertificationPatch(BaseModel):
     end_reason: str | None = None
     certification: CertificationRecord | None = None  # inserted once, when the board has decided
     votes: list[VoteRecord] = PydanticField(default_factory=list)  # appended to the insert-only ledger
+
+
+class CertificationEventKind(StrEnum):
+    RECEIVED = "received"  # an application was filed (its workflow started)
+    CERTIFIED = "certified"  # decided and notified with a 区分 (not 非該当)
+    CLOSED_WITHOUT_CERTIFICATION = "closed_without_certification"  # 非該当, 取下げ, death, loss of status
+
+
+class CertificationEvent(BaseModel):
+    """What other procedures hear from a certification case (procedures.py `on_certification_event`):
+    the renewal reminders follow applications and certifications, the restriction checks arrears."""
+
+    kind: CertificationEventKind
+    case_id: str
+    application_id: str
+    application_kind: ApplicationKind
+    atena_no: str
+    insured_no: str
+    category: InsuredCategory
+    on: date  # the business date of the event
+    certification: CertificationRecord | None = None  # for `certified`
+    end_reason: str | None = None  # for `closed_without_certification` after an ending

@@ -29,11 +29,14 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
     from activities.certification import CertificationActivities
+    from activities.certification_events import CertificationEventActivities
     from models.alwaysj import PrimaryResultRecord
     from models.certification import (
         AllocationRequest,
         ApplicationState,
         BoardSlot,
+        CertificationEvent,
+        CertificationEventKind,
         CertificationInput,
         CertificationOutcome,
         CertificationRecord,
@@ -219,6 +222,7 @@ class CertificationWorkflow(ProcedureWorkflow):
         try:
             self.event("opened", "application.received", detail={"kind": inp.kind})
             self.stage(Stage.SURVEY_AND_OPINION, due=self._deadline())
+            await self._announce(CertificationEventKind.RECEIVED)
             await self._in_parallel(self._survey(), self._physician_opinion())
             self.stage(Stage.PRIMARY)
             self.primary = await self._primary()
@@ -228,6 +232,8 @@ class CertificationWorkflow(ProcedureWorkflow):
         except CaseEnded:
             self._end()
         await clock
+        await self.settle()  # listeners read the decided certification
+        await self._announce_outcome()
         await self.finish()
         return self._outcome()
 
@@ -512,6 +518,36 @@ class CertificationWorkflow(ProcedureWorkflow):
         self.patch(deemed_rejection_on=deemed.isoformat())
         if not self.closed:
             self.due(estimate.expected_by)
+
+    # ------------------------------------------------------------------------------- announcements
+
+    async def _announce(self, kind: CertificationEventKind) -> None:
+        """Tell the other procedures (renewal reminders, the arrears check) what happened to this case."""
+        if not workflow.patched("certification-events"):  # cases recorded before procedures listened
+            return
+        certification = self.record if kind is CertificationEventKind.CERTIFIED else None
+        event = CertificationEvent(
+            kind=kind,
+            case_id=self.case_id,
+            application_id=self.inp.application_id,
+            application_kind=self.inp.kind,
+            atena_no=self.inp.atena_no,
+            insured_no=self.inp.insured_no,
+            category=self.inp.category,
+            on=business_today(),
+            certification=certification,
+            end_reason=self.ended.reason if self.ended else None,
+        )
+        await workflow.execute_activity(
+            CertificationEventActivities.announce_certification_event, event, **ACTIVITY_OPTIONS
+        )
+
+    async def _announce_outcome(self) -> None:
+        decided = self.outcome == ApplicationState.DECIDED and self.record is not None
+        if decided and self.record is not None and self.record.level is not CareLevel.NOT_APPLICABLE:
+            await self._announce(CertificationEventKind.CERTIFIED)
+        else:
+            await self._announce(CertificationEventKind.CLOSED_WITHOUT_CERTIFICATION)
 
     # ------------------------------------------------------------------------------------ ending
 
