@@ -207,14 +207,14 @@ async def import_primary_result(
             "この申請の一次判定結果がファイルにありません (被保険者番号・申請日)",
             field="csv",
         )
-    found, _ = await tasks.search(
+    found = await tasks.search(
         session=session,
         query=tasks.TaskSearch(case_id=application.workflow_id, kind=TaskKind.PRIMARY_RESULT),
         who=tasks.TaskVisibility(login_id=principal.login_id, sees_all=True, claimable_roles=[]),
     )
-    if not found:
+    if not found.rows:
         raise ProblemError(409, "no-primary-task", "この申請は一次判定結果の取込待ちではありません")
-    task = found[0]
+    task = found.rows[0]
     await tasks.complete(
         temporal=resources.temporal,
         task=task,

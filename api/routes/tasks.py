@@ -17,7 +17,7 @@ from kaigo.config import Settings
 from kaigo.errors import ProblemError
 from kaigo.security.permissions import SCOPED_ROLES, Permission, Role
 from models.certification import CertificationApplication
-from models.common import Page, utcnow
+from models.common import utcnow
 from models.security import Staff
 from models.task import Task, TaskState
 from models.task_kinds import TASK_KINDS, TaskKind, parse_payload
@@ -62,13 +62,16 @@ async def _visible_task(
 
 
 @router.post("/tasks/search", summary="タスクを検索する (担当・状態・期限・種類・ケース・被保険者番号)")
-async def search_tasks(
-    query: tasks.TaskSearch, principal: Worker, session: SessionDep
-) -> Page[tasks.TaskPublic]:
-    rows, total = await tasks.search(session=session, query=query, who=_visibility(principal))
+async def search_tasks(query: tasks.TaskSearch, principal: Worker, session: SessionDep) -> tasks.TaskPage:
+    found = await tasks.search(session=session, query=query, who=_visibility(principal))
     now = utcnow()
-    return Page[tasks.TaskPublic](
-        items=[tasks.TaskPublic.of(t, now) for t in rows], total=total, page=query.page, size=query.size
+    return tasks.TaskPage(
+        items=[tasks.TaskPublic.of(t, now) for t in found.rows],
+        total=found.total,
+        total_capped=found.total_capped,
+        page=query.page,
+        size=query.size,
+        next_cursor=found.next_cursor,
     )
 
 
