@@ -27,6 +27,7 @@ from kaigo import temporal_client
 from kaigo.config import Settings, get_settings
 from kaigo.db import make_engine, make_sessionmaker
 from kaigo.logs import configure_logging
+from kaigo.periodic import PERIODIC_WORKFLOWS, ensure_periodic_schedules, periodic_activities
 from kaigo.search_attributes import ensure_search_attributes
 from workflows.certification import CertificationWorkflow
 
@@ -53,10 +54,11 @@ def activities_for(
         cases.allocate_board_meeting,
         cases.record_board_vote,
         notices.issue_notice,
+        *periodic_activities(sessions),
     ]
 
 
-WORKFLOWS = [CertificationWorkflow]
+WORKFLOWS = [CertificationWorkflow, *PERIODIC_WORKFLOWS]
 
 
 def build_worker(client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Worker:
@@ -73,7 +75,8 @@ def build_worker(client: Client, settings: Settings, sessions: async_sessionmake
 async def run(settings: Settings) -> None:
     client = await temporal_client.connect(settings)
     await ensure_search_attributes(client, settings.temporal_namespace)
-    engine = make_engine(settings.require_database_url())
+    await ensure_periodic_schedules(client, settings)
+    engine = make_engine(settings.require_database_url(), pool_size=settings.db_pool_size)
     worker = build_worker(client, settings, make_sessionmaker(engine))
 
     stop = asyncio.Event()

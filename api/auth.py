@@ -1,8 +1,10 @@
 """Authentication (who is calling), authorisation (may they), and the per-request audit trail.
 
-Every non-public route depends on `require(<permission>)`. A refused request is audited in a transaction
-of its own (the request's own transaction is rolled back); an allowed request's audit entries are written
-in the request's transaction, just before it commits (api/deps.py `get_session`).
+Every non-public route depends on `require(<permission>)`. An authenticated refusal (403) is audited in a
+transaction of its own (the request's own transaction is rolled back); an allowed request's audit entries
+are written in the request's transaction, just before it commits (api/deps.py `get_session`). A request
+refused for want of a valid token (401) is counted in memory and written as one aggregated row per minute
+per client and reason (kaigo/security/refusals.py), so anonymous traffic cannot load the audit trail.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import select
 
-from api.deps import ResourcesDep
+from api.deps import Resources, ResourcesDep
 from api.request_context import current_client_addr, current_request_id
 from kaigo.errors import ProblemError
 from kaigo.security import audit
 from kaigo.security.audit import AuditEntry, Outcome
 from kaigo.security.permissions import ROLE_PERMISSIONS, SCOPED_ROLES, Permission, Role, permissions_for
+from kaigo.security.refusals import RefusalKey
 from kaigo.security.tokens import InvalidToken, TokenClaims, decode_token
 from models.security import RevokedToken, Staff
 from models.task import Task, TaskState
@@ -96,7 +99,7 @@ class AuditTrail:
         )
 
 
-def get_audit(request: Request) -> AuditTrail:
+async def get_audit(request: Request) -> AuditTrail:
     trail = getattr(request.state, "audit", None)
     if trail is None:
         trail = request.state.audit = AuditTrail(request)
@@ -110,6 +113,14 @@ async def write_now(resources: ResourcesDep, entry: AuditEntry) -> None:
     """Audit in a transaction of its own (for refusals, whose request transaction is rolled back)."""
     async with resources.sessions() as session, session.begin():
         await audit.append(session, [entry])
+
+
+def count_unauthenticated(
+    resources: Resources, trail: AuditTrail, action: str, *, outcome: Outcome, actor: str, reason: str
+) -> None:
+    """Tally a refusal of an unauthenticated caller (no row now; one row per minute and key later)."""
+    key = RefusalKey(action, outcome, actor, current_client_addr(), reason)
+    resources.refusals.count(key, f"{trail.request.method} {trail.request.url.path}")
 
 
 def _unauthenticated(reason: str) -> ProblemError:
@@ -152,9 +163,7 @@ async def current_principal(
             )
     if reason or claims is None or staff is None:
         actor = claims.login_id if claims else "anonymous"
-        await write_now(
-            resources, trail.entry("auth.token", outcome="denied", detail={"reason": reason}, actor=actor)
-        )
+        count_unauthenticated(resources, trail, "auth.token", outcome="denied", actor=actor, reason=reason)
         raise _unauthenticated(reason)
     principal = Principal(staff.login_id, frozenset(Role(r) for r in staff.roles), claims)
     trail.principal = principal

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
+from api.background import background_tasks
 from api.deps import Resources
 from api.errors import install_error_handlers
 from api.request_context import RequestContextMiddleware
@@ -65,7 +66,7 @@ def _operation_id(route: APIRoute) -> str:
 
 
 async def open_resources(settings: Settings) -> Resources:
-    engine = make_engine(settings.require_database_url())
+    engine = make_engine(settings.require_database_url(), pool_size=settings.db_pool_size)
     return Resources(
         settings=settings,
         engine=engine,
@@ -83,7 +84,8 @@ def create_app(settings: Settings | None = None, *, resources: Resources | None 
         owned = resources is None
         app.state.resources = resources or await open_resources(settings)
         try:
-            yield
+            async with background_tasks(app.state.resources):
+                yield
         finally:
             if owned:
                 await app.state.resources.engine.dispose()

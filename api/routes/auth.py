@@ -8,7 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from api.auth import CODEC_COOKIE, AuditDep, Principal, PrincipalDep, require, write_now
+from api.auth import (
+    CODEC_COOKIE,
+    AuditDep,
+    Principal,
+    PrincipalDep,
+    count_unauthenticated,
+    require,
+    write_now,
+)
 from api.deps import ResourcesDep, SessionDep
 from api.request_context import current_client_addr
 from kaigo.errors import ProblemError
@@ -40,8 +48,14 @@ async def login(
         max_per_client=settings.login_max_failures_per_client,
     )
     if retry_after is not None:
-        await write_now(
-            resources, audit.entry(staff_service.LOGIN_ACTION, outcome="throttled", actor=login_id)
+        # Counted, not a row each: a client hammering a throttled login must not load the audit trail.
+        count_unauthenticated(
+            resources,
+            audit,
+            staff_service.LOGIN_ACTION,
+            outcome="throttled",
+            actor=login_id,
+            reason="throttled",
         )
         raise ProblemError(
             429,
