@@ -223,18 +223,19 @@ async def search(*, session: AsyncSession, query: TaskSearch, who: TaskVisibilit
         conditions.append(late if query.overdue else sa.not_(late))
     sort_col = _sort_column(query.sort)
     ordering = sort_col.asc().nulls_last() if query.order == "asc" else sort_col.desc().nulls_last()
-    page = select(Task).where(*conditions)
-    if query.cursor:
-        page = page.where(_after(query, *_decode_cursor(query)))
+    page = select(Task).where(*conditions).order_by(ordering, col(Task.created_at), col(Task.id))
+    wanted = query.size + 1  # one more than a page: is there a next page?
+    if not query.cursor:
+        rows = list((await session.exec(page.offset((query.page - 1) * query.size).limit(wanted))).all())
     else:
-        page = page.offset((query.page - 1) * query.size)
-    rows = list(
-        (
-            await session.exec(
-                page.order_by(ordering, col(Task.created_at), col(Task.id)).limit(query.size + 1)
-            )
-        ).all()
-    )
+        value, created, task_id = _decode_cursor(query)
+        rows = list(
+            (await session.exec(page.where(_after(query, value, created, task_id)).limit(wanted))).all()
+        )
+        if len(rows) < wanted and value is not None and query.sort is TaskSort.DUE:
+            # The dated rows ran out: the page goes on with the undated ones (NULLS LAST), from the first.
+            undated = page.where(col(Task.due_at).is_(None)).limit(wanted - len(rows))
+            rows += list((await session.exec(undated)).all())
     counted = select(sa.literal(1)).select_from(Task).where(*conditions).limit(TOTAL_CAP + 1).subquery()
     total = (await session.exec(select(sa.func.count()).select_from(counted))).one()
     more = len(rows) > query.size
