@@ -270,6 +270,9 @@ class ActivitySampler:
         self.db = db
         self.lock_waits: list[int] = []
         self.active: list[int] = []
+        self.chain_lag: list[
+            float
+        ] = []  # age of the oldest unchained audit row (s), where rows are chained later
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -283,7 +286,16 @@ class ActivitySampler:
 
     def _run(self) -> None:
         with psycopg.connect(self.db.libpq, autocommit=True) as conn:
+            chained_later = conn.execute(
+                "SELECT 1 FROM information_schema.columns "
+                "WHERE table_name = 'audit_event' AND column_name = 'chain_seq'"
+            ).fetchone()
             while not self._stop.is_set():
+                if chained_later:
+                    lag = conn.execute(
+                        "SELECT extract(epoch FROM now() - min(at)) FROM audit_event WHERE chain_seq IS NULL"
+                    ).fetchone()[0]  # type: ignore[index]
+                    self.chain_lag.append(float(lag or 0.0))
                 waiting, active = conn.execute(
                     """
                     SELECT count(*) FILTER (WHERE wait_event_type = 'Lock'),
@@ -297,8 +309,14 @@ class ActivitySampler:
                 time.sleep(0.1)
 
     def report(self) -> str:
+        lag = (
+            f"; oldest unchained audit row: mean {mean(self.chain_lag):.2f} s, "
+            f"max {max(self.chain_lag):.2f} s"
+            if self.chain_lag
+            else ""
+        )
         return (
             f"sessions waiting on a lock: mean {mean([float(x) for x in self.lock_waits]):.2f}, "
             f"max {max(self.lock_waits, default=0)}; active sessions mean "
-            f"{mean([float(x) for x in self.active]):.2f}"
+            f"{mean([float(x) for x in self.active]):.2f}{lag}"
         )

@@ -35,15 +35,19 @@ def connection_is_dead(conn: psycopg.AsyncConnection[Any] | psycopg.Connection[A
     if conn.closed or conn.broken:
         return True
     pgconn = conn.pgconn
-    readable, _, _ = select.select([pgconn.socket], [], [], 0)
-    if not readable:
-        return False  # an idle, healthy connection has nothing to read
-    # Something arrived while idle: a notice, or the server's goodbye and end-of-file.
-    try:
-        pgconn.consume_input()
-    except psycopg.OperationalError:
-        return True
-    return pgconn.status != psycopg.pq.ConnStatus.OK
+    # An idle, healthy connection has nothing to read. Otherwise read what came (a notice, or the server's
+    # goodbye): after a goodbye the socket stays readable and the next read finds end-of-file.
+    for _ in range(3):
+        readable, _, _ = select.select([pgconn.socket], [], [], 0)
+        if not readable:
+            return False
+        try:
+            pgconn.consume_input()
+        except psycopg.OperationalError:
+            return True
+        if pgconn.status != psycopg.pq.ConnStatus.OK:
+            return True
+    return False
 
 
 def _drop_dead_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
