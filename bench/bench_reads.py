@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import contextlib
 import multiprocessing
+import os
 import random
 import tempfile
 import time
@@ -32,12 +33,14 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from bench._harness import ActivitySampler, database, seed, start_api, summary_ms
+from bench._harness import ActivitySampler, database, pct, seed, start_api, summary_ms
 
 
 @dataclass
 class LoadResult:
     latencies: list[float] = field(default_factory=list)
+    send_lags: list[float] = field(default_factory=list)  # how late the generator itself sent (s)
+    timeline: list[tuple[float, float]] = field(default_factory=list)  # (scheduled offset, latency)
     errors: dict[str, int] = field(default_factory=dict)
     sent: int = 0
     wall: float = 0.0
@@ -113,8 +116,10 @@ def open_loop(
             ]
 
             async def one(i: int, scheduled: float) -> None:
+                result.send_lags.append(time.perf_counter() - scheduled)
                 if await _send(clients[i % len(clients)], _request(i, case_ids, tokens), result):
                     result.latencies.append(time.perf_counter() - scheduled)
+                    result.timeline.append((scheduled - start, result.latencies[-1]))
 
             tasks: list[asyncio.Task[None]] = []
             start = time.perf_counter() + 0.2
@@ -130,7 +135,15 @@ def open_loop(
             result.wall = time.perf_counter() - start
         return result
 
-    return asyncio.run(run())
+    # The generator stands for 300 browsers on their own machines: it must not queue behind the server for
+    # the CPU (this machine has two cores), or its own delays would be measured as the server's.
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, 0, -10)
+    try:
+        return asyncio.run(run())
+    finally:
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, 0, 0)
 
 
 def flood(base_url: str, kind: str, duration: float, concurrency: int = 4) -> LoadResult:
@@ -203,6 +216,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=5000)
     parser.add_argument("--flood-seconds", type=float, default=10.0)
     parser.add_argument("--logs", type=Path, help="keep the API's log here")
+    parser.add_argument("--timeline", type=Path, help="write the open loop's (send time, latency) here")
     args = parser.parse_args()
 
     from kaigo.security.audit import verify_database
@@ -234,7 +248,13 @@ def main() -> None:
                     f"open loop {args.rate:.0f} req/s x {args.duration:.0f} s: {summary_ms(load.latencies)}  "
                     f"errors: {_errors(load)}  (sent {load.sent}, done in {load.wall:.1f} s)"
                 )
+                print(
+                    f"  the generator's own lateness in sending: p99 "
+                    f"{pct(load.send_lags, 99) * 1000:.1f} ms, max {max(load.send_lags) * 1000:.1f} ms"
+                )
                 print(f"  during the load: {sampler.report()}")
+                if args.timeline:
+                    args.timeline.write_text("".join(f"{t:.3f} {lat:.4f}\n" for t, lat in load.timeline))
 
                 reader = seeded.tokens["benchint000"]
                 alone = pool.submit(
