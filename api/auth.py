@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlmodel import select
+from sqlmodel import col, select
 
 from api.deps import Resources, ResourcesDep
 from api.request_context import current_client_addr, current_request_id
@@ -135,6 +136,16 @@ def _unauthenticated(reason: str) -> ProblemError:
     )
 
 
+async def _account_of(resources: Resources, claims: TokenClaims) -> tuple[Staff | None, bool]:
+    """The token's account and whether the token was logged out: one query, one round trip (autocommit:
+    no BEGIN/ROLLBACK for a read that needs no transaction)."""
+    revoked = sa.exists().where(col(RevokedToken.token_id) == claims.token_id)
+    reader = resources.engine.execution_options(isolation_level="AUTOCOMMIT")
+    async with resources.sessions(bind=reader) as session:
+        row = (await session.exec(select(Staff, revoked).where(Staff.login_id == claims.login_id))).first()
+    return (row[0], bool(row[1])) if row else (None, False)
+
+
 async def current_principal(
     request: Request,
     resources: ResourcesDep,
@@ -149,16 +160,14 @@ async def current_principal(
         except InvalidToken as exc:
             reason = str(exc)
         else:
-            async with resources.sessions() as session:
-                staff = await session.get(Staff, claims.login_id)
-                revoked = await session.get(RevokedToken, claims.token_id)
+            staff, revoked = await _account_of(resources, claims)
             reason = (
                 "unknown account"
                 if staff is None
                 else "account disabled"
                 if not staff.active
                 else "revoked"
-                if revoked is not None or staff.token_version != claims.version
+                if revoked or staff.token_version != claims.version
                 else ""
             )
     if reason or claims is None or staff is None:

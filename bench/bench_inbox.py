@@ -53,11 +53,13 @@ def _who(kind: str, i: int, seeded: Seeded) -> str:
 
 def api_clients(
     base_url: str, requests: list[tuple[str, dict[str, Any]]], clients: int, seconds: float
-) -> list[float]:
-    """`clients` closed-loop clients cycling through (token, body) pairs; returns latencies (s)."""
+) -> tuple[list[float], list[str]]:
+    """`clients` closed-loop clients cycling through (token, body) pairs; returns latencies (s) of the
+    answered requests and the failures (dropped connections, non-200) as strings."""
 
-    async def run() -> list[float]:
+    async def run() -> tuple[list[float], list[str]]:
         latencies: list[float] = []
+        failures: list[str] = []
         deadline = time.perf_counter() + seconds
         limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
         async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60.0) as client:
@@ -67,16 +69,21 @@ def api_clients(
                 while time.perf_counter() < deadline:
                     token, body = requests[i % len(requests)]
                     t0 = time.perf_counter()
-                    response = await client.post(
-                        "/tasks/search", json=body, headers={"Authorization": f"Bearer {token}"}
-                    )
-                    if response.status_code != 200:
-                        raise RuntimeError(f"{response.status_code}: {response.text[:300]}")
-                    latencies.append(time.perf_counter() - t0)
                     i += clients
+                    try:
+                        response = await client.post(
+                            "/tasks/search", json=body, headers={"Authorization": f"Bearer {token}"}
+                        )
+                    except httpx.HTTPError as error:
+                        failures.append(type(error).__name__)
+                        continue
+                    if response.status_code != 200:
+                        failures.append(f"HTTP {response.status_code}")
+                        continue
+                    latencies.append(time.perf_counter() - t0)
 
             await asyncio.gather(*(loop(k) for k in range(clients)))
-        return latencies
+        return latencies, failures
 
     return asyncio.run(run())
 
@@ -195,9 +202,17 @@ def main() -> None:
                     sql_one = pool.submit(sql_clients, db.libpq, calls, 1, args.seconds / 2).result()
                     sql_many = pool.submit(sql_clients, db.libpq, calls, args.clients, args.seconds).result()
                     print(f"{kind} ({len(calls[0])} statements per search)")
-                    print(f"  API, {args.clients} clients: {summary_ms(api_many)}")
+                    failed = sorted(set(api_many[1] + api_one[1]))
+                    print(
+                        f"  API, {args.clients} clients: {summary_ms(api_many[0])}"
+                        + (
+                            f"  FAILED {len(api_many[1]) + len(api_one[1])}: {', '.join(failed)}"
+                            if failed
+                            else ""
+                        )
+                    )
                     print(f"  SQL, {args.clients} clients: {summary_ms(sql_many)}")
-                    print(f"  API, 1 client:    {summary_ms(api_one)}")
+                    print(f"  API, 1 client:    {summary_ms(api_one[0])}")
                     print(f"  SQL, 1 client:    {summary_ms(sql_one)}")
                     if args.explain:
                         explained.append(f"-- {kind}\n" + explain(db.libpq, calls))

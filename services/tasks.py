@@ -223,21 +223,33 @@ async def search(*, session: AsyncSession, query: TaskSearch, who: TaskVisibilit
         conditions.append(late if query.overdue else sa.not_(late))
     sort_col = _sort_column(query.sort)
     ordering = sort_col.asc().nulls_last() if query.order == "asc" else sort_col.desc().nulls_last()
-    page = select(Task).where(*conditions).order_by(ordering, col(Task.created_at), col(Task.id))
+    in_order = (ordering, col(Task.created_at), col(Task.id))
+    # The capped total rides along with the page as a scalar subquery: one round trip for both. It is
+    # counted in the page's order, so the planner walks the same index as the page (for the inbox,
+    # ix_task_open_due) rather than a sequential scan, which beside concurrent scans of a big table starts
+    # wherever another one is (synchronized scans) and may read past a million closed tasks.
+    capped = (
+        select(sa.literal(1)).select_from(Task).where(*conditions).order_by(*in_order).limit(TOTAL_CAP + 1)
+    )
+    total_column = select(sa.func.count()).select_from(capped.subquery()).scalar_subquery().label("total")
+    page = select(Task, total_column).where(*conditions).order_by(*in_order)
     wanted = query.size + 1  # one more than a page: is there a next page?
     if not query.cursor:
-        rows = list((await session.exec(page.offset((query.page - 1) * query.size).limit(wanted))).all())
+        found = list((await session.exec(page.offset((query.page - 1) * query.size).limit(wanted))).all())
     else:
         value, created, task_id = _decode_cursor(query)
-        rows = list(
+        found = list(
             (await session.exec(page.where(_after(query, value, created, task_id)).limit(wanted))).all()
         )
-        if len(rows) < wanted and value is not None and query.sort is TaskSort.DUE:
+        if len(found) < wanted and value is not None and query.sort is TaskSort.DUE:
             # The dated rows ran out: the page goes on with the undated ones (NULLS LAST), from the first.
-            undated = page.where(col(Task.due_at).is_(None)).limit(wanted - len(rows))
-            rows += list((await session.exec(undated)).all())
-    counted = select(sa.literal(1)).select_from(Task).where(*conditions).limit(TOTAL_CAP + 1).subquery()
-    total = (await session.exec(select(sa.func.count()).select_from(counted))).one()
+            undated = page.where(col(Task.due_at).is_(None)).limit(wanted - len(found))
+            found += list((await session.exec(undated)).all())
+    rows = [task for task, _ in found]
+    if found:
+        total = found[0][1]
+    else:  # past the last page (or nothing matches): the total still counts the whole result
+        total = (await session.exec(select(sa.func.count()).select_from(capped.subquery()))).one()
     more = len(rows) > query.size
     rows = rows[: query.size]
     return SearchResult(

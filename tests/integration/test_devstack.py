@@ -73,6 +73,7 @@ def stack(tmp_path: Path, create_database: Callable[[str], str]) -> Iterator[Sta
         API_PORT=str(api_port),
         TEMPORAL_PORT=str(temporal_port),
         TEMPORAL_UI_PORT=str(ui_port),
+        API_WORKERS="2",
     )
     if os.environ.get("TEST_DATABASE_URL"):
         env["DATABASE_URL"] = create_database("kaigo_devstack")
@@ -85,6 +86,39 @@ def _login(stack: Stack, login_id: str) -> dict[str, str]:
     )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def _anchor_and_verify(stack: Stack) -> None:
+    import asyncio
+
+    from kaigo import temporal_client
+    from kaigo.config import Settings
+    from workflows.audit_anchor import anchor_schedule_id
+
+    address = f"localhost:{stack.env['TEMPORAL_PORT']}"
+    settings = Settings(_env_file=None, temporal_address=address)  # type: ignore[call-arg]
+
+    async def trigger() -> None:
+        client = await temporal_client.connect(settings)
+        handle = client.get_schedule_handle(anchor_schedule_id(settings.temporal_task_queue))
+        await handle.trigger()
+        query = "WorkflowType = 'AuditAnchorWorkflow' AND ExecutionStatus = 'Completed'"
+        for _ in range(100):
+            if [w async for w in client.list_workflows(query)]:
+                return
+            await asyncio.sleep(0.2)
+        raise AssertionError("no anchor run completed")
+
+    asyncio.run(trigger())
+    verify = subprocess.run(
+        [sys.executable, "-m", "kaigo", "audit", "verify"],
+        cwd=ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+    )
+    assert verify.returncode == 0, verify.stderr
+    assert "audit chain intact" in verify.stdout and "0 anchors checked" not in verify.stdout
 
 
 def test_make_dev_runs_everything_and_keeps_data_across_a_restart(stack: Stack) -> None:
@@ -108,6 +142,11 @@ def test_make_dev_runs_everything_and_keeps_data_across_a_restart(stack: Stack) 
             f"{stack.api}/persons", json=person_payload(name_kanji="再起動 確認"), headers=intake
         )
         assert created.status_code == 201
+        # The API runs API_WORKERS processes; the worker made the audit anchor's schedule, and the chain
+        # verifies against an anchor recorded in Temporal.
+        api = next(p for p in psutil.Process(process.pid).children() if "api" in p.cmdline())
+        assert len(api.children()) >= 2  # uvicorn workers (and its resource tracker)
+        _anchor_and_verify(stack)
     finally:
         stack.stop(process)
 
