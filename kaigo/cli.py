@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -106,7 +107,12 @@ def served_app() -> FastAPI:
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
-    return create_app(settings)
+    app = create_app(settings)
+    # The ~200k objects of the imported modules live as long as the process: moved out of the collector's
+    # reach, a full collection no longer walks them (75 ms on this code, a pause in every request then).
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 @app.command()
