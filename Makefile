@@ -10,7 +10,7 @@ UV := $(or $(shell command -v uv 2>/dev/null),$(VENV)/bin/uv)
 LOCK := requirements/dev.lock
 STAMP := $(VENV)/.synced
 
-.PHONY: help dev test test-unit test-integration lint fmt migrate seed lock clean
+.PHONY: help dev test test-unit test-integration lint fmt migrate seed lock clean bench
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -36,6 +36,11 @@ test: $(STAMP) lint ## lint, then the whole test suite (embedded PostgreSQL unle
 
 test-integration: $(STAMP) ## only the tests that need PostgreSQL/Temporal
 	$(PY) -m pytest -q -m integration
+
+bench: $(STAMP) ## benchmarks, not part of `make test` (~10 min; results in docs/benchmarks.md)
+	$(PY) bench/bench_reads.py
+	$(PY) bench/bench_inbox.py
+	$(PY) bench/bench_api.py
 
 lint: $(STAMP) ## ruff check + format check
 	$(VENV)/bin/ruff check .
