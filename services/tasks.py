@@ -172,10 +172,23 @@ def _decode_cursor(query: TaskSearch) -> tuple[Any, datetime, uuid.UUID]:
         if (sort, order) != (query.sort, query.order):
             raise ValueError("another sort")
         if value is not None:
-            value = int(value) if query.sort is TaskSort.PRIORITY else datetime.fromisoformat(value)
-        return value, datetime.fromisoformat(created), uuid.UUID(task_id)
+            value = _priority(value) if query.sort is TaskSort.PRIORITY else _instant(value)
+        return value, _instant(created), uuid.UUID(task_id)
     except (ValueError, TypeError, json.JSONDecodeError) as error:
         raise _bad_cursor() from error
+
+
+def _priority(value: object) -> int:
+    if not isinstance(value, int) or not 0 <= value <= 100:
+        raise ValueError("not a task priority")
+    return value
+
+
+def _instant(value: object) -> datetime:
+    moment = datetime.fromisoformat(value)  # type: ignore[arg-type]
+    if moment.tzinfo is None:
+        raise ValueError("no time zone")
+    return moment
 
 
 def _after(query: TaskSearch, value: Any, created: datetime, task_id: uuid.UUID) -> sa.ColumnElement[bool]:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from kaigo.security.audit import chain_pending
@@ -26,6 +26,7 @@ log = structlog.get_logger("kaigo.audit.chainer")
 CHAINER_LOCK = 0x61756469  # "audi"
 DEFAULT_INTERVAL_S = 0.5
 DEFAULT_STANDBY_S = 5.0
+LAST_PASS_WAIT_S = 5
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
@@ -55,10 +56,13 @@ class AuditChainer:
                         if await self._lead(conn):
                             await self._chain_until(stop, conn)
                 except (DBAPIError, OSError) as exc:
-                    log.warning("audit_chainer_connection_lost", error=type(exc).__name__)
+                    log.warning(
+                        "audit_chainer_connection_lost", error=type(exc).__name__, message=str(exc)[:300]
+                    )
                 finally:
                     self.is_leader = False
                 await _sleep_or_stop(stop, self.standby)
+            await self._last_pass(engine)
         finally:
             await engine.dispose()
 
@@ -76,8 +80,18 @@ class AuditChainer:
         while not stop.is_set():
             await chain_pending(conn)
             await _sleep_or_stop(stop, self.interval)
-        # A last pass, so rows written during shutdown do not wait for the next leader.
-        await chain_pending(conn)
+
+    async def _last_pass(self, engine: AsyncEngine) -> None:
+        """At shutdown every process, leader or not, chains what is left (its last refusal counts among
+        it), taking the lock in turn, so a stopped deployment leaves no row unchained."""
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(sa.text(f"SET lock_timeout = '{LAST_PASS_WAIT_S}s'"))
+                await conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": CHAINER_LOCK})
+                await conn.commit()
+                await chain_pending(conn)
+        except (DBAPIError, OSError) as exc:  # the next leader chains them
+            log.warning("audit_chainer_last_pass_skipped", error=type(exc).__name__)
 
 
 async def chain_once(database_url: str | URL) -> int | None:

@@ -4,6 +4,8 @@ completion refusals (409/422 with the field named), Idempotency-Key on intake, e
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -313,6 +315,10 @@ async def test_the_total_stops_counting_at_a_thousand(
     assert (found["total"], found["total_capped"], len(found["items"])) == (1000, True, 1)
 
 
+def _cursor(position: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
+
+
 async def test_a_bad_or_foreign_cursor_is_a_422_naming_the_field(
     as_staff: Client, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -324,6 +330,14 @@ async def test_a_bad_or_foreign_cursor_is_a_422_naming_the_field(
         {"cursor": "W10"},  # base64 of "[]"
         {"cursor": cursor, "sort": "created"},  # from another sort order
         {"cursor": "x" * 301},
+        # Hand-made positions: out-of-range numbers and naive times are refused, not passed to SQL.
+        {
+            "cursor": _cursor(["priority", "asc", 10**100, "2026-01-01T00:00:00+00:00", str(uuid.uuid4())]),
+            "sort": "priority",
+        },
+        {"cursor": _cursor(["due", "asc", "2026-01-01T00:00:00", "2026-01-01T00:00:00", str(uuid.uuid4())])},
+        {"cursor": _cursor(["due", "asc", "'; DROP TABLE task; --", "x", "y"])},
+        {"cursor": _cursor("abcde")},
     ):
         response = await intake.post("/tasks/search", json={"case_id": case_id, **body})
         assert response.status_code == 422, body
