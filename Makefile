@@ -13,7 +13,7 @@ STAMP := $(VENV)/.synced
 CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help dev test test-unit test-integration lint fmt migrate seed lock clean
+.PHONY: help dev test test-unit test-integration lint fmt migrate seed lock clean bench
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -44,6 +44,11 @@ test: $(STAMP) lint | $(CHROMIUM) ## lint, then the whole test suite (embedded P
 
 test-integration: $(STAMP) | $(CHROMIUM) ## only the tests that need PostgreSQL/Temporal (and chromium)
 	$(PY) -m pytest -q -m integration
+
+bench: $(STAMP) ## benchmarks, not part of `make test` (~10 min; results in docs/benchmarks.md)
+	$(PY) bench/bench_reads.py
+	$(PY) bench/bench_inbox.py
+	$(PY) bench/bench_api.py
 
 lint: $(STAMP) ## ruff check + format check
 	$(VENV)/bin/ruff check .

@@ -27,6 +27,7 @@ from kaigo import temporal_client
 from kaigo.config import Settings, get_settings
 from kaigo.db import make_engine, make_sessionmaker
 from kaigo.logs import configure_logging
+from kaigo.periodic import PERIODIC_WORKFLOWS, ensure_periodic_schedules, periodic_activities
 from kaigo.search_attributes import ensure_search_attributes
 from models.procedure import notice_task_queue
 from procedures import PROCEDURES, ensure_schedules
@@ -43,6 +44,7 @@ def activities_for(sessions: async_sessionmaker[AsyncSession]) -> list[Callable[
         steps.apply_step,
         RegistryActivities(sessions).get_insured_status,
         *(activity for p in PROCEDURES.values() for activity in p.activities(sessions)),
+        *periodic_activities(sessions),
     ]
 
 
@@ -53,7 +55,7 @@ def notice_activities_for(
     return [NoticeActivities(sessions, settings).issue_notice]
 
 
-WORKFLOWS = [w for p in PROCEDURES.values() for w in (p.workflow, *p.periodic_workflows)]
+WORKFLOWS = [w for p in PROCEDURES.values() for w in (p.workflow, *p.periodic_workflows)] + PERIODIC_WORKFLOWS
 
 
 def build_worker(client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Worker:
@@ -80,8 +82,9 @@ def build_notice_worker(
 async def run(settings: Settings) -> None:
     client = await temporal_client.connect(settings)
     await ensure_search_attributes(client, settings.temporal_namespace)
+    await ensure_periodic_schedules(client, settings)
     await ensure_schedules(client, settings)
-    engine = make_engine(settings.require_database_url())
+    engine = make_engine(settings.require_database_url(), pool_size=settings.db_pool_size)
     sessions = make_sessionmaker(engine)
     worker = build_worker(client, settings, sessions)
     notice_worker = build_notice_worker(client, settings, sessions)

@@ -1,8 +1,10 @@
 """Authentication (who is calling), authorisation (may they), and the per-request audit trail.
 
-Every non-public route depends on `require(<permission>)`. A refused request is audited in a transaction
-of its own (the request's own transaction is rolled back); an allowed request's audit entries are written
-in the request's transaction, just before it commits (api/deps.py `get_session`).
+Every non-public route depends on `require(<permission>)`. An authenticated refusal (403) is audited in a
+transaction of its own (the request's own transaction is rolled back); an allowed request's audit entries
+are written in the request's transaction, just before it commits (api/deps.py `get_session`). A request
+refused for want of a valid token (401) is counted in memory and written as one aggregated row per minute
+per client and reason (kaigo/security/refusals.py), so anonymous traffic cannot load the audit trail.
 """
 
 from __future__ import annotations
@@ -10,16 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import col, select
 
-from api.deps import ResourcesDep
+from api.deps import Resources, ResourcesDep
 from api.request_context import current_client_addr, current_request_id
 from kaigo.errors import ProblemError
 from kaigo.security import audit
 from kaigo.security.audit import AuditEntry, Outcome
 from kaigo.security.permissions import ROLE_PERMISSIONS, SCOPED_ROLES, Permission, Role, permissions_for
+from kaigo.security.refusals import RefusalKey
 from kaigo.security.tokens import InvalidToken, TokenClaims, decode_codec_token, decode_token
 from models.security import RevokedToken, Staff
 from models.task import Task, TaskState
@@ -98,7 +102,7 @@ class AuditTrail:
         )
 
 
-def get_audit(request: Request) -> AuditTrail:
+async def get_audit(request: Request) -> AuditTrail:
     trail = getattr(request.state, "audit", None)
     if trail is None:
         trail = request.state.audit = AuditTrail(request)
@@ -112,6 +116,14 @@ async def write_now(resources: ResourcesDep, entry: AuditEntry) -> None:
     """Audit in a transaction of its own (for refusals, whose request transaction is rolled back)."""
     async with resources.sessions() as session, session.begin():
         await audit.append(session, [entry])
+
+
+def count_unauthenticated(
+    resources: Resources, trail: AuditTrail, action: str, *, outcome: Outcome, actor: str, reason: str
+) -> None:
+    """Tally a refusal of an unauthenticated caller (no row now; one row per minute and key later)."""
+    key = RefusalKey(action, outcome, actor, current_client_addr(), reason)
+    resources.refusals.count(key, f"{trail.request.method} {trail.request.url.path}")
 
 
 def _unauthenticated(reason: str) -> ProblemError:
@@ -145,9 +157,7 @@ async def current_principal(
             staff, reason = await check_account(resources, claims)
     if reason or claims is None or staff is None:
         actor = claims.login_id if claims else "anonymous"
-        await write_now(
-            resources, trail.entry("auth.token", outcome="denied", detail={"reason": reason}, actor=actor)
-        )
+        count_unauthenticated(resources, trail, "auth.token", outcome="denied", actor=actor, reason=reason)
         raise _unauthenticated(reason)
     principal = Principal(staff.login_id, frozenset(Role(r) for r in staff.roles), claims)
     trail.principal = principal
@@ -158,19 +168,21 @@ PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
 async def check_account(resources: ResourcesDep, claims: TokenClaims) -> tuple[Staff | None, str]:
-    """The account behind verified claims, and why it may not act now ("" when it may)."""
-    async with resources.sessions() as session:
-        staff = await session.get(Staff, claims.login_id)
-        revoked = (
-            await session.exec(
-                select(RevokedToken.token_id).where(col(RevokedToken.token_id).in_(claims.revocation_ids))
-            )
-        ).first()
+    """The account behind verified claims, and why it may not act now ("" when it may).
+
+    One query, one round trip, autocommit (no BEGIN/ROLLBACK for a read that needs no transaction): the
+    account, and whether this token — or the login a codec token was issued under — was logged out.
+    """
+    revoked = sa.exists().where(col(RevokedToken.token_id).in_(claims.revocation_ids))
+    reader = resources.engine.execution_options(isolation_level="AUTOCOMMIT")
+    async with resources.sessions(bind=reader) as session:
+        row = (await session.exec(select(Staff, revoked).where(Staff.login_id == claims.login_id))).first()
+    staff, is_revoked = (row[0], bool(row[1])) if row else (None, False)
     if staff is None:
         return None, "unknown account"
     if not staff.active:
         return staff, "account disabled"
-    if revoked is not None or staff.token_version != claims.version:
+    if is_revoked or staff.token_version != claims.version:
         return staff, "revoked"
     return staff, ""
 

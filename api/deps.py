@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -14,6 +14,7 @@ from temporalio.client import Client
 from kaigo.config import Settings
 from kaigo.security import audit
 from kaigo.security.field_crypto import FieldCipher
+from kaigo.security.refusals import RefusalCounter
 
 
 @dataclass
@@ -25,16 +26,19 @@ class Resources:
     sessions: async_sessionmaker[AsyncSession]
     temporal: Client
     cipher: FieldCipher
+    # Unauthenticated refusals counted in memory, written as one row per minute and key (lifespan task).
+    refusals: RefusalCounter = field(default_factory=RefusalCounter)
 
 
-def get_resources(request: Request) -> Resources:
+# Dependencies are async: a plain `def` dependency runs in the thread pool, a hop per request for nothing.
+async def get_resources(request: Request) -> Resources:
     return request.app.state.resources
 
 
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
 
 
-def get_settings_dep(resources: ResourcesDep) -> Settings:
+async def get_settings_dep(resources: ResourcesDep) -> Settings:
     return resources.settings
 
 
@@ -44,8 +48,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 async def get_session(request: Request, resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
     """A session in one transaction: committed when the handler returns, rolled back if it raises.
 
-    The request's audit entries are appended last, in the same transaction, so the chain lock is held only
-    for the commit. scope="function" commits before the response is sent: a failed commit is an error
+    The request's audit entries are inserted last, in the same transaction (no lock: the chainer links
+    them after commit). scope="function" commits before the response is sent: a failed commit is an error
     response, never a success whose audit row is missing.
     """
     async with resources.sessions() as session, session.begin():
@@ -59,7 +63,7 @@ async def get_session(request: Request, resources: ResourcesDep) -> AsyncIterato
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def get_temporal(resources: ResourcesDep) -> Client:
+async def get_temporal(resources: ResourcesDep) -> Client:
     return resources.temporal
 
 
@@ -76,7 +80,7 @@ class PageParams:
         return (self.page - 1) * self.size
 
 
-def page_params(
+async def page_params(
     page: Annotated[int, Query(ge=1, le=10_000, description="ページ番号 (1から)")] = 1,
     size: Annotated[int, Query(ge=1, le=100, description="1ページの件数 (最大100)")] = 20,
 ) -> PageParams:

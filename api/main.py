@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from api.background import background_tasks
 from api.deps import Resources
 from api.docs import install_docs
 from api.errors import install_error_handlers
@@ -82,7 +83,7 @@ def _operation_id(route: APIRoute) -> str:
 
 
 async def open_resources(settings: Settings) -> Resources:
-    engine = make_engine(settings.require_database_url())
+    engine = make_engine(settings.require_database_url(), pool_size=settings.db_pool_size)
     return Resources(
         settings=settings,
         engine=engine,
@@ -102,7 +103,8 @@ def create_app(settings: Settings | None = None, *, resources: Resources | None 
         # Load the notice typeface's character map now (≈0.4 s), not on the first name a clerk types.
         await asyncio.to_thread(missing_characters, "")
         try:
-            yield
+            async with background_tasks(app.state.resources):
+                yield
         finally:
             client = getattr(app.state, "temporal_ui_client", None)
             if client is not None:

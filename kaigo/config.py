@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -50,6 +51,10 @@ class Settings(BaseSettings):
     # The Temporal UI server that the API serves under /temporal/ (api/routes/temporal_ui.py); it must run
     # with the public path /temporal. Unset → the dev server's UI on this machine (TEMPORAL_UI_PORT).
     temporal_ui_upstream: str | None = Field(default=None, pattern=r"^https?://[A-Za-z0-9.\-\[\]:]+/?$")
+    # API worker processes (uvicorn --workers); unset → one per CPU core. Each has its own database pool.
+    api_workers: int | None = Field(default=None, ge=1, le=64)
+    # Connections per process (API worker, Temporal worker); as many again may open briefly under bursts.
+    db_pool_size: int = Field(default=10, ge=1, le=100)
 
     # The worker touches this file while it is healthy (container healthcheck: `kaigo worker-alive`).
     worker_heartbeat_file: Path | None = None
@@ -70,6 +75,10 @@ class Settings(BaseSettings):
     login_max_failures_per_account: int = Field(default=5, ge=1)
     login_max_failures_per_client: int = Field(default=20, ge=1)
     retention_years: int = Field(default=5, ge=1, le=150)  # 除票 persons and closed records are purged after
+    # The audit chain head is recorded in a Temporal workflow history this often (AuditAnchorWorkflow).
+    audit_anchor_minutes: int = Field(default=5, ge=1, le=24 * 60)
+    # `kaigo audit verify` fails when a row has waited longer than this to be chained.
+    audit_chain_max_lag_seconds: int = Field(default=300, ge=5)
 
     office_code: str = Field(default="honcho", pattern=r"^[a-z0-9-]{1,32}$")
     insurer_no: str = Field(default="012047", pattern=r"^[0-9]{6}$")  # 保険者番号 (旭川市)
@@ -122,6 +131,10 @@ class Settings(BaseSettings):
         if self.database_url is None:
             raise RuntimeError("DATABASE_URL is not set (run `make dev` to start the embedded PostgreSQL)")
         return self.database_url
+
+    @property
+    def effective_api_workers(self) -> int:
+        return self.api_workers or os.cpu_count() or 1
 
     def require_temporal_address(self) -> str:
         if self.temporal_address is None:

@@ -45,8 +45,11 @@ class RevokedToken(SQLModel, table=True):
 class AuditEvent(SQLModel, table=True):
     """操作記録: who did what to whose data, when, from where, with what outcome.
 
-    Append-only (a trigger refuses UPDATE, DELETE and TRUNCATE) and hash-chained: `hash` covers this row and
-    the previous row's hash, so an edited or removed row breaks the chain (`kaigo audit verify`).
+    A request inserts its rows in its own transaction with the chain columns empty; one chainer (the leader
+    among the API processes, kaigo/security/audit_chain.py) then sets `chain_seq`, `prev_hash` and `hash`
+    once, in the order rows became visible, so a transaction that commits late is still chained. `hash`
+    covers this row and the previous row's hash, so an edited, removed or reordered row breaks the chain
+    (`kaigo audit verify`). Triggers refuse DELETE, TRUNCATE and every UPDATE but that one chaining.
     Holds the subject's 宛名番号 only — no names — so it survives the retention purge intact.
     """
 
@@ -55,9 +58,20 @@ class AuditEvent(SQLModel, table=True):
         sa.Index("ix_audit_event_subject", "subject_atena_no", "at"),
         sa.Index("ix_audit_event_actor", "actor", "at"),
         sa.Index("ix_audit_event_login_failures", "action", "outcome", "client_addr", "at"),
+        sa.Index("uq_audit_event_chain_seq", "chain_seq", unique=True),
+        # The chainer's work list: small, because rows leave it within a second.
+        sa.Index("ix_audit_event_unchained", "id", postgresql_where=sa.text("chain_seq IS NULL")),
     )
 
-    id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.BigInteger,
+            primary_key=True,
+            autoincrement=False,
+            server_default=sa.text("nextval('audit_event_id_seq')"),
+        ),
+    )
     at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     actor: str = Field(max_length=64)
     roles: str = Field(max_length=200)
@@ -68,8 +82,9 @@ class AuditEvent(SQLModel, table=True):
     request_id: str | None = Field(default=None, max_length=64)
     client_addr: str | None = Field(default=None, max_length=64)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(JSONB, nullable=False))
-    prev_hash: str = Field(max_length=64)
-    hash: str = Field(max_length=64)
+    chain_seq: int | None = Field(default=None, sa_type=sa.BigInteger)
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str | None = Field(default=None, max_length=64)
 
 
 # --------------------------------------------------------------------------------------------- schemas

@@ -32,6 +32,11 @@ class Task(SQLModel, table=True):
         sa.Index("ix_task_case", "case_id"),
         sa.Index("ix_task_subject", "subject_atena_no", "state"),
         sa.Index("ix_task_insured", "insured_no"),
+        # Open tasks in inbox order (due date, then age): the inbox and the overdue list across roles read
+        # a page off its front, and keyset pages (services/tasks.py) continue from a row comparison.
+        sa.Index(
+            "ix_task_open_due", "due_at", "created_at", "id", postgresql_where=sa.text("state = 'open'")
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

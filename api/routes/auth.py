@@ -16,6 +16,7 @@ from api.auth import (
     AuditTrail,
     Principal,
     PrincipalDep,
+    count_unauthenticated,
     require,
     write_now,
 )
@@ -47,8 +48,14 @@ async def authenticate(
         max_per_client=settings.login_max_failures_per_client,
     )
     if retry_after is not None:
-        await write_now(
-            resources, audit.entry(staff_service.LOGIN_ACTION, outcome="throttled", actor=login_id)
+        # Counted, not a row each: a client hammering a throttled login must not load the audit trail.
+        count_unauthenticated(
+            resources,
+            audit,
+            staff_service.LOGIN_ACTION,
+            outcome="throttled",
+            actor=login_id,
+            reason="throttled",
         )
         raise ProblemError(
             429,

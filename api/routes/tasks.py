@@ -20,7 +20,7 @@ from api.task_views import task_view
 from api.unit_of_work import transaction
 from kaigo.errors import ProblemError
 from kaigo.security.permissions import ROLE_LABELS, SCOPED_ROLES, Permission, Role
-from models.common import Page, utcnow
+from models.common import utcnow
 from models.security import Staff
 from models.task import Task, TaskPublic, TaskState
 from procedures import TASK_KINDS
@@ -88,11 +88,16 @@ class TaskQuery(tasks.TaskSearch):
 
 
 @router.post("/tasks/search", summary="タスクを検索する (担当・状態・期限・種類・ケース・被保険者番号)")
-async def search_tasks(query: TaskQuery, principal: Worker, session: SessionDep) -> Page[TaskPublic]:
-    rows, total = await tasks.search(session=session, query=query, who=_visibility(principal))
+async def search_tasks(query: TaskQuery, principal: Worker, session: SessionDep) -> tasks.TaskPage:
+    found = await tasks.search(session=session, query=query, who=_visibility(principal))
     now = utcnow()
-    return Page[TaskPublic](
-        items=[task_view(t, now, principal) for t in rows], total=total, page=query.page, size=query.size
+    return tasks.TaskPage(
+        items=[task_view(t, now, principal) for t in found.rows],
+        total=found.total,
+        total_capped=found.total_capped,
+        page=query.page,
+        size=query.size,
+        next_cursor=found.next_cursor,
     )
 
 

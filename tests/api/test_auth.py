@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.deps import Resources
 from api.main import create_app
+from kaigo.security import refusals
 from kaigo.security.tokens import issue_token
 from models.security import AuditEvent
 
@@ -66,7 +67,10 @@ async def test_wrong_password_and_unknown_account_look_the_same(
 
 
 async def test_repeated_failures_throttle_the_account_even_with_the_right_password(
-    api: httpx.AsyncClient, staff_tokens: dict[str, str], sessions: async_sessionmaker[AsyncSession]
+    api: httpx.AsyncClient,
+    staff_tokens: dict[str, str],
+    sessions: async_sessionmaker[AsyncSession],
+    resources: Resources,
 ) -> None:
     for _ in range(5):
         assert (await _login(api, "board", "guessing-1234")).status_code == 401
@@ -74,7 +78,12 @@ async def test_repeated_failures_throttle_the_account_even_with_the_right_passwo
     assert throttled.status_code == 429
     assert 0 < int(throttled.headers["retry-after"]) <= 15 * 60
     assert "一時的に制限" in throttled.json()["detail"]
-    assert (await _audit_rows(sessions, actor="board", action="auth.login"))[-1].outcome == "throttled"
+    assert (await _login(api, "board", PASSWORD)).status_code == 429
+    # Throttled attempts are counted, then written as one row per client and minute (not one each).
+    assert (await _audit_rows(sessions, actor="board", action="auth.login"))[-1].outcome == "failure"
+    await refusals.flush(resources.refusals, resources.sessions)
+    last = (await _audit_rows(sessions, actor="board", action="auth.login"))[-1]
+    assert (last.outcome, last.client_addr, last.detail["count"]) == ("throttled", "192.0.2.10", 2)
     # Other accounts are not locked out by someone guessing at this one.
     assert (await _login(api, "admin", PASSWORD)).status_code == 200
 
@@ -145,15 +154,23 @@ def _b64(data: dict[str, object]) -> str:
     ],
 )
 async def test_hostile_tokens_are_refused_and_audited(
-    api: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], name: str, token: str
+    api: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    resources: Resources,
+    name: str,
+    token: str,
 ) -> None:
-    response = await api.get(
-        "/persons/100000000001",
-        headers={"Authorization": f"Bearer {token}", "X-Request-ID": f"hostile-{len(token)}"},
-    )
-    assert response.status_code == 401, name
-    rows = await _audit_rows(sessions, request_id=f"hostile-{len(token)}")
-    assert rows[-1].action == "auth.token" and rows[-1].outcome == "denied"
+    before = len(await _audit_rows(sessions, action="auth.token"))
+    for _ in range(3):
+        response = await api.get("/persons/100000000001", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401, name
+    assert len(await _audit_rows(sessions, action="auth.token")) == before  # counted in memory …
+    await refusals.flush(resources.refusals, resources.sessions)  # … one row per minute, client and reason
+    rows = (await _audit_rows(sessions, action="auth.token"))[before:]
+    assert [(r.outcome, r.actor, r.client_addr, r.detail["count"]) for r in rows] == [
+        ("denied", "anonymous", "192.0.2.10", 3)
+    ]
+    assert rows[0].detail["reason"] and rows[0].detail["sample_paths"] == ["GET /persons/100000000001"]
 
 
 async def test_expired_and_incomplete_tokens_are_refused(

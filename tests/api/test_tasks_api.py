@@ -4,8 +4,11 @@ completion refusals (409/422 with the field named), Idempotency-Key on intake, e
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import uuid
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -16,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.certification_tasks import CertificationTask as TaskKind
 from models.security import AuditEvent
+from models.task import Task
 from tests.factories import insured_payload, person_payload
 from workflows.calendar import JST
 
@@ -262,3 +266,121 @@ async def test_a_refused_claim_says_why_and_is_audited(
     survey = await _task(as_staff("supervisor"), case["workflow_id"], TaskKind.SURVEY)
     intake_claim = await as_staff("intake").post(f"/tasks/{survey['id']}/claim", headers={"If-Match": '"1"'})
     assert intake_claim.status_code == 403 and "認定調査員" in intake_claim.json()["detail"]
+
+
+# ------------------------------------------------------------------------------- paging (keyset, capped)
+
+
+async def _inbox_rows(sessions: async_sessionmaker[AsyncSession], count: int, *, undated: int = 0) -> str:
+    """`count` open intake tasks of one case with due dates (some equal), `undated` without; the case id."""
+    case_id = f"certification-{uuid.uuid4().hex}"
+    now = datetime.now(UTC)
+    async with sessions() as session, session.begin():
+        for i in range(count + undated):
+            session.add(
+                Task(
+                    case_id=case_id,
+                    workflow_id=case_id,
+                    kind=TaskKind.OPINION_REQUEST,
+                    candidate_role="intake",
+                    subject_atena_no="100000000099",
+                    insured_no="0100000099",
+                    due_at=now + timedelta(days=i // 3) if i < count else None,  # three per due date
+                    created_at=now - timedelta(seconds=i % 2),
+                )
+            )
+    return case_id
+
+
+async def _all_pages(client: httpx.AsyncClient, body: dict[str, Any]) -> list[list[str]]:
+    pages, cursor = [], None
+    while True:
+        response = await client.post("/tasks/search", json={**body, **({"cursor": cursor} if cursor else {})})
+        assert response.status_code == 200, response.text
+        pages.append([t["id"] for t in response.json()["items"]])
+        cursor = response.json()["next_cursor"]
+        if cursor is None:
+            return pages
+
+
+@pytest.mark.parametrize(("sort", "order"), [("due", "asc"), ("due", "desc"), ("priority", "asc")])
+async def test_cursor_pages_cover_every_task_once_in_the_same_order_as_one_big_page(
+    as_staff: Client, sessions: async_sessionmaker[AsyncSession], sort: str, order: str
+) -> None:
+    case_id = await _inbox_rows(sessions, 23, undated=4)
+    intake = as_staff("intake")
+    body = {"case_id": case_id, "sort": sort, "order": order}
+    whole = (await intake.post("/tasks/search", json={**body, "size": 100})).json()
+    assert whole["total"] == 27 and whole["total_capped"] is False and whole["next_cursor"] is None
+    pages = await _all_pages(intake, {**body, "size": 5})
+    assert [len(p) for p in pages] == [5, 5, 5, 5, 5, 2]
+    assert [i for p in pages for i in p] == [t["id"] for t in whole["items"]]
+    if sort == "due":  # undated tasks come last in both directions
+        assert [t["due_at"] for t in whole["items"][-4:]] == [None] * 4
+    # The offset form still works and agrees.
+    second = await intake.post("/tasks/search", json={**body, "size": 5, "page": 2})
+    assert [t["id"] for t in second.json()["items"]] == pages[1]
+
+
+async def test_a_task_added_meanwhile_does_not_shift_the_next_page(
+    as_staff: Client, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    case_id = await _inbox_rows(sessions, 10)
+    intake = as_staff("intake")
+    first = (await intake.post("/tasks/search", json={"case_id": case_id, "size": 4})).json()
+    async with sessions() as session, session.begin():  # a task due before everything shown so far
+        session.add(
+            Task(
+                case_id=case_id,
+                workflow_id=case_id,
+                kind=TaskKind.OPINION_REQUEST,
+                candidate_role="intake",
+                subject_atena_no="100000000099",
+                insured_no="0100000099",
+                due_at=datetime.now(UTC) - timedelta(days=1),
+            )
+        )
+    second = (
+        await intake.post(
+            "/tasks/search", json={"case_id": case_id, "size": 4, "cursor": first["next_cursor"]}
+        )
+    ).json()
+    shown = {t["id"] for t in first["items"]}
+    assert not shown & {t["id"] for t in second["items"]} and len(second["items"]) == 4
+
+
+async def test_the_total_stops_counting_at_a_thousand(
+    as_staff: Client, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    case_id = await _inbox_rows(sessions, 1001)
+    found = (await as_staff("intake").post("/tasks/search", json={"case_id": case_id, "size": 1})).json()
+    assert (found["total"], found["total_capped"], len(found["items"])) == (1000, True, 1)
+
+
+def _cursor(position: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
+
+
+async def test_a_bad_or_foreign_cursor_is_a_422_naming_the_field(
+    as_staff: Client, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    case_id = await _inbox_rows(sessions, 3)
+    intake = as_staff("intake")
+    cursor = (await intake.post("/tasks/search", json={"case_id": case_id, "size": 1})).json()["next_cursor"]
+    for body in (
+        {"cursor": "not-a-cursor"},
+        {"cursor": "W10"},  # base64 of "[]"
+        {"cursor": cursor, "sort": "created"},  # from another sort order
+        {"cursor": "x" * 301},
+        # Hand-made positions: out-of-range numbers and naive times are refused, not passed to SQL.
+        {
+            "cursor": _cursor(["priority", "asc", 10**100, "2026-01-01T00:00:00+00:00", str(uuid.uuid4())]),
+            "sort": "priority",
+        },
+        {"cursor": _cursor(["due", "asc", "2026-01-01T00:00:00", "2026-01-01T00:00:00", str(uuid.uuid4())])},
+        {"cursor": _cursor(["due", "asc", "'; DROP TABLE task; --", "x", "y"])},
+        {"cursor": _cursor("abcde")},
+    ):
+        response = await intake.post("/tasks/search", json={"case_id": case_id, **body})
+        assert response.status_code == 422, body
+        assert [e["field"] for e in response.json()["errors"]] == ["cursor"]

@@ -6,20 +6,58 @@ a developer's own `make dev`. With TEST_DATABASE_URL it proves the external-data
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from kaigo.seed import demo_password
-from tests.dev_stack import Stack, new_stack
+from tests.dev_stack import ROOT, Stack, new_stack
 from tests.factories import person_payload
 
 
 @pytest.fixture
 def stack(tmp_path: Path, create_database: Callable[[str], str]) -> Iterator[Stack]:
-    yield new_stack(tmp_path, create_database)
+    stack = new_stack(tmp_path, create_database)
+    stack.env["API_WORKERS"] = "2"  # more than one API process, as on a server
+    yield stack
+
+
+def _anchor_and_verify(stack: Stack) -> None:
+    import asyncio
+
+    from kaigo import temporal_client
+    from kaigo.config import Settings
+    from workflows.audit_anchor import anchor_schedule_id
+
+    address = f"localhost:{stack.env['TEMPORAL_PORT']}"
+    settings = Settings(_env_file=None, temporal_address=address)  # type: ignore[call-arg]
+
+    async def trigger() -> None:
+        client = await temporal_client.connect(settings)
+        handle = client.get_schedule_handle(anchor_schedule_id(settings.temporal_task_queue))
+        await handle.trigger()
+        query = "WorkflowType = 'AuditAnchorWorkflow' AND ExecutionStatus = 'Completed'"
+        for _ in range(100):
+            if [w async for w in client.list_workflows(query)]:
+                return
+            await asyncio.sleep(0.2)
+        raise AssertionError("no anchor run completed")
+
+    asyncio.run(trigger())
+    verify = subprocess.run(
+        [sys.executable, "-m", "kaigo", "audit", "verify"],
+        cwd=ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+    )
+    assert verify.returncode == 0, verify.stderr
+    assert "audit chain intact" in verify.stdout and "0 anchors checked" not in verify.stdout
 
 
 def test_make_dev_runs_everything_and_keeps_data_across_a_restart(stack: Stack) -> None:
@@ -45,6 +83,11 @@ def test_make_dev_runs_everything_and_keeps_data_across_a_restart(stack: Stack) 
             f"{stack.api}/persons", json=person_payload(name_kanji="再起動 確認"), headers=intake
         )
         assert created.status_code == 201
+        # The API runs API_WORKERS processes; the worker made the audit anchor's schedule, and the chain
+        # verifies against an anchor recorded in Temporal.
+        api = next(p for p in psutil.Process(process.pid).children() if "api" in p.cmdline())
+        assert len(api.children()) >= 2  # uvicorn workers (and its resource tracker)
+        _anchor_and_verify(stack)
     finally:
         stack.stop(process)
 

@@ -575,6 +575,19 @@ async def test_withdrawal_closes_open_tasks_and_sends_nothing(
     await record_history(worker, case, "withdrawn")
 
 
+async def test_withdrawal_at_once_leaves_no_task_open(
+    start: Callable[..., object], worker: Client, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Withdrawn before the first step was even written: the tasks it opens and the cancellation are written
+    together, and every task ends cancelled (none stays open in an inbox)."""
+    await seed_insured(sessions)
+    case: CaseDriver = await start()  # type: ignore[operator]
+    await _end(worker, case, EndReason.WITHDRAWN)
+    async with sessions() as session:
+        states = (await session.exec(select(Task.state).where(Task.case_id == case.case_id))).all()
+    assert states and set(states) == {TaskState.CANCELLED}
+
+
 async def test_death_in_the_registry_ends_every_open_case(
     start: Callable[..., object], worker: Client, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
