@@ -76,7 +76,8 @@ class Settings(BaseSettings):
     # Printed on every notice (通知書): the issuing city, its mayor, the desk to contact, and the prefecture's
     # review board named in the 教示 (appeal instructions).
     city_name: str = "旭川市"
-    issuer_name: str = "旭川市長"
+    issuer_name: str = "旭川市長"  # the 処分庁 as an office: named in the 教示 and on the 弁明書
+    mayor_name: str = "○○　○○"  # printed after the office in each notice's header: 旭川市長　○○　○○
     department_name: str = "福祉保険部 介護保険課"
     contact_address: str = "〒070-8525 北海道旭川市7条通9丁目"
     contact_phone: str = "0166-00-0000"

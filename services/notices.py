@@ -25,27 +25,8 @@ from models.notice import NoticeCounter, NoticeRecord
 from models.registry import Insured, Person
 from notices.catalogue import get_kind, validate_data
 from notices.models.common import Issuer
+from notices.numbering import document_no, fiscal_year_of
 from notices.render import render_notice
-from rules.wareki import wareki_fiscal_year
-
-# 文書番号 prefixes by family (認定, 給付制限, 更新案内): 「令和8年度 介認第12号」.
-_PREFIX = {
-    "certification_result": "介認",
-    "certification_denial": "介認",
-    "certification_revocation": "介認",
-    "category_change": "介認",
-    "postponement": "介認",
-    "expiry_reminder": "介更",
-}
-_DEFAULT_PREFIX = "介制"
-
-
-def fiscal_year_of(day: date) -> int:
-    return day.year if day.month >= 4 else day.year - 1
-
-
-def document_no(kind: str, fiscal_year: int, sequence: int) -> str:
-    return f"{wareki_fiscal_year(fiscal_year)} {_PREFIX.get(kind, _DEFAULT_PREFIX)}第{sequence}号"
 
 
 async def _next_number(session: AsyncSession, kind: str, fiscal_year: int) -> int:
