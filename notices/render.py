@@ -37,7 +37,12 @@ class RenderedNotice:
     kind: str
     html: str
     pdf: bytes
+    pages: int
     template_version: str  # store it with the PDF: it says which template text produced it
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.pdf).hexdigest()
 
 
 # ------------------------------------------------------------------------------------------------ filters
@@ -127,7 +132,7 @@ def _template_closure(env: Environment, root: str) -> set[str]:
 # ------------------------------------------------------------------------------------------------- HTML
 
 
-def render_html(kind: str, data: Mapping[str, Any] | NoticeData, issuer: Issuer) -> str:
+def render_html(kind: str, data: Mapping[str, Any] | NoticeData, issuer: Issuer | Mapping[str, Any]) -> str:
     """The notice as HTML.
 
     Raises NoticeDataError for missing or invalid data and UnknownNoticeKind for an unknown code.
@@ -155,20 +160,29 @@ def _offline() -> URLFetcher:
 
 
 def _stylesheet(text: str) -> tuple[CSS, FontConfiguration]:
-    missing = fonts.missing_characters(text)
-    if missing:
-        shown = ", ".join(f"{c} ({'+'.join(f'U+{ord(x):04X}' for x in c)})" for c in missing)
-        raise UnprintableCharacterError(f"通知書の書体で印刷できない文字があります: {shown}")
+    check_printable(text)
     font_config = FontConfiguration()
     css = CSS(string=fonts.font_face_css(text), font_config=font_config, url_fetcher=_offline())
     return css, font_config
 
 
-def render_pdf(html: str) -> bytes:
-    """One notice's HTML → PDF bytes (A4). Same HTML → same bytes."""
+def check_printable(html: str) -> None:
+    """Raise UnprintableCharacterError if the notice holds a character the typeface cannot draw."""
+    missing = fonts.missing_characters(html)
+    if missing:
+        shown = ", ".join(f"{c} ({'+'.join(f'U+{ord(x):04X}' for x in c)})" for c in missing)
+        raise UnprintableCharacterError(f"通知書の書体で印刷できない文字があります: {shown}")
+
+
+def _pdf_and_pages(html: str) -> tuple[bytes, int]:
     css, font_config = _stylesheet(html)
     document = HTML(string=html, url_fetcher=_offline()).render(stylesheets=[css], font_config=font_config)
-    return document.write_pdf(**_pdf_options(html.encode()))
+    return document.write_pdf(**_pdf_options(html.encode())), len(document.pages)
+
+
+def render_pdf(html: str) -> bytes:
+    """One notice's HTML → PDF bytes (A4). Same HTML → same bytes."""
+    return _pdf_and_pages(html)[0]
 
 
 def render_pdf_batch(htmls: Sequence[str]) -> bytes:
@@ -185,7 +199,13 @@ def render_pdf_batch(htmls: Sequence[str]) -> bytes:
     return documents[0].copy(pages).write_pdf(**_pdf_options(joined.encode()))
 
 
-def render_notice(kind: str, data: Mapping[str, Any] | NoticeData, issuer: Issuer) -> RenderedNotice:
-    """HTML, PDF and template version of one notice: what an activity stores when it issues a notice."""
+def render_notice(
+    kind: str, data: Mapping[str, Any] | NoticeData, issuer: Issuer | Mapping[str, Any]
+) -> RenderedNotice:
+    """HTML, PDF and template version of one notice: what the service stores when it issues a notice.
+
+    Plain arguments (the stored JSON) and a picklable result, so it can run in a worker process.
+    """
     html = render_html(kind, data, issuer)
-    return RenderedNotice(kind=kind, html=html, pdf=render_pdf(html), template_version=template_version(kind))
+    pdf, pages = _pdf_and_pages(html)
+    return RenderedNotice(kind=kind, html=html, pdf=pdf, pages=pages, template_version=template_version(kind))

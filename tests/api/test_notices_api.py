@@ -19,10 +19,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kaigo.config import Settings
-from models.notice import NoticeRecord
+from models.notice import NoticePdf, NoticeRecord
 from models.security import AuditEvent
 from notices.models.common import Issuer
 from services import notices
+from services.notices import IssuedNotice
 from tests.factories import insured_payload, person_payload
 
 EXPIRY_DATA: dict[str, Any] = {
@@ -54,20 +55,19 @@ async def issue_notice(
     issued_on: date = ISSUED_ON,
     case_id: str | None = None,
     replaces_id: str | None = None,
-) -> NoticeRecord:
-    async with sessions() as session, session.begin():
-        return await notices.issue(
-            session=session,
-            idempotency_key=f"test:{uuid.uuid4().hex}",
-            kind=kind,
-            recipient_atena_no=atena_no,
-            issued_on=issued_on,
-            data=EXPIRY_DATA if data is None else data,
-            issuer=Issuer.from_settings(settings),
-            issued_by="test",
-            case_id=case_id,
-            replaces_id=replaces_id,
-        )
+) -> IssuedNotice:
+    return await notices.issue(
+        sessions,
+        idempotency_key=f"test:{uuid.uuid4().hex}",
+        kind=kind,
+        recipient_atena_no=atena_no,
+        issued_on=issued_on,
+        data=EXPIRY_DATA if data is None else data,
+        issuer=Issuer.from_settings(settings),
+        issued_by="test",
+        case_id=case_id,
+        replaces_id=replaces_id,
+    )
 
 
 async def audit_rows(
@@ -88,7 +88,7 @@ def intake(as_staff: Callable[[str], httpx.AsyncClient]) -> httpx.AsyncClient:
 @pytest.fixture
 async def notice(
     intake: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], settings: Settings
-) -> NoticeRecord:
+) -> IssuedNotice:
     atena_no = await register_person(intake, name_kanji="髙橋 <b>花子</b>")
     return await issue_notice(sessions, settings, atena_no, case_id="renewal-" + "a" * 32)
 
@@ -144,7 +144,7 @@ async def test_a_list_needs_a_filter(intake: httpx.AsyncClient) -> None:
 
 async def test_pdf_is_the_stored_record_and_a_reprint_is_byte_identical(
     as_staff: Callable[[str], httpx.AsyncClient],
-    notice: NoticeRecord,
+    notice: IssuedNotice,
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     first = await as_staff("intake").get(f"/notices/{notice.id}/pdf")
@@ -167,7 +167,7 @@ async def test_pdf_is_the_stored_record_and_a_reprint_is_byte_identical(
 
 
 async def test_metadata_and_html_preview(
-    intake: httpx.AsyncClient, notice: NoticeRecord, sessions: async_sessionmaker[AsyncSession]
+    intake: httpx.AsyncClient, notice: IssuedNotice, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     meta = await intake.get(f"/notices/{notice.id}")
     assert meta.status_code == 200
@@ -200,7 +200,7 @@ async def test_metadata_and_html_preview(
     ],
 )
 async def test_only_notice_readers_get_a_notice(
-    as_staff: Callable[[str], httpx.AsyncClient], notice: NoticeRecord, login_id: str, status: int
+    as_staff: Callable[[str], httpx.AsyncClient], notice: IssuedNotice, login_id: str, status: int
 ) -> None:
     client = as_staff(login_id)
     for suffix in ("", "/pdf", "/html"):
@@ -244,7 +244,7 @@ async def test_missing_notice_names_the_field(intake: httpx.AsyncClient) -> None
 
 
 async def test_a_correction_is_a_new_notice_and_the_original_is_unchanged(
-    intake: httpx.AsyncClient, notice: NoticeRecord, sessions: async_sessionmaker[AsyncSession]
+    intake: httpx.AsyncClient, notice: IssuedNotice, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     body = {"data": {**EXPIRY_DATA, "care_level": "要介護4"}, "reason": "要介護度の転記誤り"}
     corrected = await intake.post(
@@ -264,9 +264,10 @@ async def test_a_correction_is_a_new_notice_and_the_original_is_unchanged(
 
     async with sessions() as session:
         original = await session.get(NoticeRecord, notice.id)
+        original_pdf = await session.get(NoticePdf, notice.id)
         stored_new = await session.get(NoticeRecord, new["id"])
-    assert original is not None and stored_new is not None
-    assert (original.pdf, original.sha256, original.data) == (notice.pdf, notice.sha256, notice.data)
+    assert original is not None and original_pdf is not None and stored_new is not None
+    assert (original_pdf.pdf, original_pdf.sha256, original.data) == (notice.pdf, notice.sha256, notice.data)
     assert stored_new.data["care_level"] == "要介護4"
     assert (await intake.get(f"/notices/{notice.id}/pdf")).content == notice.pdf
 
@@ -298,7 +299,7 @@ async def test_a_correction_is_a_new_notice_and_the_original_is_unchanged(
 
 
 async def test_the_database_refuses_to_change_an_issued_notice(
-    notice: NoticeRecord, sessions: async_sessionmaker[AsyncSession]
+    notice: IssuedNotice, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError
@@ -321,7 +322,7 @@ async def test_the_database_refuses_to_change_an_issued_notice(
     ],
 )
 async def test_bad_corrections_name_the_field(
-    intake: httpx.AsyncClient, notice: NoticeRecord, body: dict[str, Any], field: str
+    intake: httpx.AsyncClient, notice: IssuedNotice, body: dict[str, Any], field: str
 ) -> None:
     response = await intake.post(f"/notices/{notice.id}/corrections", json=body)
     assert response.status_code == 422, response.text
@@ -329,7 +330,7 @@ async def test_bad_corrections_name_the_field(
 
 
 async def test_corrections_need_notice_issue(
-    as_staff: Callable[[str], httpx.AsyncClient], notice: NoticeRecord
+    as_staff: Callable[[str], httpx.AsyncClient], notice: IssuedNotice
 ) -> None:
     body = {"data": EXPIRY_DATA, "reason": "誤り"}
     refused = await as_staff("supervisor").post(f"/notices/{notice.id}/corrections", json=body)

@@ -26,7 +26,7 @@ from kaigo.errors import ProblemError
 from models.board import BoardAllocation
 from models.case import CaseEvent
 from models.certification import ApplicationCreate, ApplicationState, Certification, EndReason, Stage
-from models.notice import NoticeRecord
+from models.notice import NoticePdf, NoticeRecord
 from models.task import Task, TaskState
 from models.task_kinds import TaskKind
 from models.workflow_io import CertificationOutcome
@@ -203,8 +203,9 @@ async def test_27_new_application_from_intake_to_result_notice(
     assert outcome.valid_to is not None and outcome.valid_to.day >= 28
     notices = await _notices(sessions, case)
     assert [n.kind for n in notices] == ["certification_result"]
-    assert notices[0].pdf.startswith(b"%PDF") and notices[0].pages in (1, 2)
     async with sessions() as session:
+        stored = await session.get(NoticePdf, notices[0].id)
+        assert stored is not None and stored.pdf.startswith(b"%PDF") and stored.pages in (1, 2)
         assert (await session.get(Certification, case.application_id)) is not None
         open_tasks = (
             await session.exec(
