@@ -51,6 +51,8 @@ class Settings(BaseSettings):
 
     # The worker touches this file while it is healthy (container healthcheck: `kaigo worker-alive`).
     worker_heartbeat_file: Path | None = None
+    # Processes the notice worker renders PDFs in; 0 = one per CPU core.
+    notice_render_processes: int = Field(default=0, ge=0, le=64)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
@@ -106,6 +108,11 @@ class Settings(BaseSettings):
     @classmethod
     def secret_field_names(cls) -> list[str]:
         return [name for name, field in cls.model_fields.items() if field.repr is False]
+
+    @property
+    def notice_task_queue(self) -> str:
+        """The notice worker's task queue: workflows send issue_notice here, and nothing else runs on it."""
+        return f"{self.temporal_task_queue}-notices"
 
     @property
     def is_dev(self) -> bool:

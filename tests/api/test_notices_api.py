@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -22,8 +23,10 @@ from kaigo.config import Settings
 from models.notice import NoticePdf, NoticeRecord
 from models.security import AuditEvent
 from notices.models.common import Issuer
+from notices.pool import Renderer, RenderPool, render_in_thread
+from notices.render import RenderedNotice, UnprintableCharacterError, render_notice
 from services import notices
-from services.notices import IssuedNotice
+from services.notices import IssuedNotice, NoticeVoided
 from tests.factories import insured_payload, person_payload
 
 EXPIRY_DATA: dict[str, Any] = {
@@ -55,10 +58,12 @@ async def issue_notice(
     issued_on: date = ISSUED_ON,
     case_id: str | None = None,
     replaces_id: str | None = None,
+    key: str | None = None,
+    render: Renderer = render_in_thread,
 ) -> IssuedNotice:
     return await notices.issue(
         sessions,
-        idempotency_key=f"test:{uuid.uuid4().hex}",
+        idempotency_key=key or f"test:{uuid.uuid4().hex}",
         kind=kind,
         recipient_atena_no=atena_no,
         issued_on=issued_on,
@@ -67,6 +72,7 @@ async def issue_notice(
         issued_by="test",
         case_id=case_id,
         replaces_id=replaces_id,
+        render=render,
     )
 
 
@@ -365,3 +371,170 @@ async def test_twenty_concurrent_issuers_get_numbers_one_to_twenty(
         ).all()
     assert [row[0] for row in stored] == list(range(1, 21))
     assert [row[1] for row in stored] == [f"令和8年度 介更第{n}号" for n in range(1, 21)]
+
+
+async def test_twenty_concurrent_issuers_rendering_in_worker_processes_share_one_counter(
+    intake: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """As the notice worker issues: numbers taken in short transactions, PDFs rendered in a process pool."""
+    recipients = [await register_person(intake) for _ in range(4)]
+    pool = RenderPool(2)
+    try:
+        issued = await asyncio.gather(
+            *(issue_notice(sessions, settings, recipients[i % 4], render=pool.render) for i in range(20))
+        )
+    finally:
+        pool.close()
+    assert sorted(n.sequence for n in issued) == list(range(1, 21))
+    for notice in issued[:3]:  # each PDF prints its own number, and is what the stored data renders
+        again = render_notice(notice.kind, notice.record.data, notice.record.issuer or {})
+        assert again.pdf == notice.pdf and notice.document_no in notice.record.data["document_no"]
+
+
+# ------------------------------------------------------------------------ 作成中, 欠番, and numbers kept
+
+
+async def _failing(error: Exception) -> Renderer:
+    async def render(kind: str, data: Any, issuer: Any) -> RenderedNotice:
+        raise error
+
+    return render
+
+
+async def test_unprintable_input_is_refused_before_a_number_is_taken(
+    intake: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    gaiji = await register_person(intake, name_kanji="山田 \ue000子")  # a private-use 外字 code point
+    with pytest.raises(UnprintableCharacterError, match="U\\+E000"):
+        await issue_notice(sessions, settings, gaiji)
+    with pytest.raises(notices.NoticeDataError):
+        await issue_notice(sessions, settings, gaiji, data={**EXPIRY_DATA, "care_level": ""})
+    first = await issue_notice(sessions, settings, await register_person(intake))
+    assert first.document_no == "令和8年度 介更第1号"  # neither refusal used a number
+
+
+async def test_a_number_that_can_never_print_is_a_recorded_void_and_stays_used(
+    intake: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    atena_no = await register_person(intake)
+    # Checked before numbering, it still fails at render time (e.g. templates changed between the steps).
+    broken = await _failing(UnprintableCharacterError("通知書の書体で印刷できない文字があります: X (U+E000)"))
+    with pytest.raises(NoticeVoided) as voided:
+        await issue_notice(sessions, settings, atena_no, key="void-me-1", render=broken)
+    void_id = voided.value.record.id
+    assert voided.value.record.document_no == "令和8年度 介更第1号"
+    assert "欠番" in str(voided.value) and voided.value.void.voided_by == "test"
+    # A retry with the same key neither renders again nor takes a number: the 欠番 stands.
+    with pytest.raises(NoticeVoided):
+        await issue_notice(sessions, settings, atena_no, key="void-me-1")
+    after = await issue_notice(sessions, settings, atena_no)
+    assert after.document_no == "令和8年度 介更第2号"
+
+    listed = (await intake.get("/notices", params={"atena_no": atena_no})).json()["items"]
+    void_view = next(n for n in listed if n["id"] == void_id)
+    assert (void_view["state"], void_view["sha256"], void_view["void_reason"]) == (
+        "void",
+        None,
+        "unprintable",
+    )
+    assert "U+E000" in void_view["void_detail"]
+    pdf = await intake.get(f"/notices/{void_id}/pdf")
+    assert pdf.status_code == 410 and "欠番" in pdf.json()["detail"]
+
+
+async def test_a_crashed_render_leaves_the_notice_in_progress_until_a_retry_completes_it(
+    intake: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    atena_no = await register_person(intake)
+    with pytest.raises(RuntimeError):
+        await issue_notice(
+            sessions, settings, atena_no, key="crash-1", render=await _failing(RuntimeError("killed"))
+        )
+    (pending,) = (await intake.get("/notices", params={"atena_no": atena_no})).json()["items"]
+    assert (pending["state"], pending["document_no"], pending["pages"]) == (
+        "rendering",
+        "令和8年度 介更第1号",
+        None,
+    )
+    refused = await intake.get(f"/notices/{pending['id']}/pdf")
+    assert refused.status_code == 409 and refused.headers["retry-after"] == "5"
+    assert "作成中" in refused.json()["detail"]
+
+    done = await issue_notice(sessions, settings, atena_no, key="crash-1")
+    assert (done.id, done.document_no) == (pending["id"], "令和8年度 介更第1号")
+    served = await intake.get(f"/notices/{done.id}/pdf")
+    assert served.status_code == 200 and served.content == done.pdf
+    # The row was written before rendering; rendering its stored data again gives the same bytes.
+    assert render_notice(done.kind, done.record.data, done.record.issuer or {}).pdf == done.pdf
+
+
+async def test_concurrent_attempts_store_one_pdf(
+    intake: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    atena_no = await register_person(intake)
+    results = await asyncio.gather(
+        *(issue_notice(sessions, settings, atena_no, key="same-key-1") for _ in range(5))
+    )
+    assert len({(r.id, r.sha256) for r in results}) == 1
+    async with sessions() as session:
+        count = (
+            await session.exec(select(sa.func.count()).select_from(NoticePdf))  # type: ignore[call-overload]
+        ).one()
+    assert count == 1
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE notice_pdf SET pages = 9",
+        "DELETE FROM notice_pdf",
+        "DELETE FROM notice",
+        "UPDATE notice_void SET detail = 'x'",
+        "DELETE FROM notice_void",
+    ],
+)
+async def test_the_database_refuses_to_change_or_remove_notices_pdfs_and_voids(
+    notice: IssuedNotice,
+    intake: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    statement: str,
+) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    with pytest.raises(NoticeVoided):
+        await issue_notice(
+            sessions,
+            settings,
+            notice.recipient_atena_no,
+            render=await _failing(UnprintableCharacterError("x")),
+        )
+    with pytest.raises(DBAPIError, match="insert-only"):
+        async with sessions() as session, session.begin():
+            await session.exec(sa.text(statement))  # type: ignore[call-overload]
+
+
+async def test_the_retention_purge_removes_a_persons_notices_pdfs_and_voids(
+    intake: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    database_url: str,
+) -> None:
+    from kaigo.operator_jobs import run_purge
+
+    gone, kept = await register_person(intake), await register_person(intake)
+    issued = await issue_notice(sessions, settings, gone)
+    with pytest.raises(NoticeVoided):
+        await issue_notice(sessions, settings, gone, render=await _failing(UnprintableCharacterError("x")))
+    staying = await issue_notice(sessions, settings, kept)
+    removal = {"removed_on": "2015-03-31", "removal_reason": "death"}
+    assert (await intake.post(f"/persons/{gone}/removal", json=removal)).status_code < 300
+    await run_purge(settings, database_url, dry_run=False)
+    async with sessions() as session:
+        left = {
+            table: (await session.exec(sa.text(f"SELECT count(*) FROM {table}"))).one()[0]  # type: ignore[call-overload]
+            for table in ("notice", "notice_pdf", "notice_void")
+        }
+        assert await session.get(NoticeRecord, issued.id) is None
+        assert await session.get(NoticePdf, staying.id) is not None
+    assert left == {"notice": 1, "notice_pdf": 1, "notice_void": 0}
