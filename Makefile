@@ -10,7 +10,7 @@ UV := $(or $(shell command -v uv 2>/dev/null),$(VENV)/bin/uv)
 LOCK := requirements/dev.lock
 STAMP := $(VENV)/.synced
 
-.PHONY: help dev test test-unit test-integration lint fmt migrate seed lock clean
+.PHONY: help dev test test-unit test-integration lint fmt migrate seed lock clean bench previews
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -36,6 +36,15 @@ test: $(STAMP) lint ## lint, then the whole test suite (embedded PostgreSQL unle
 
 test-integration: $(STAMP) ## only the tests that need PostgreSQL/Temporal
 	$(PY) -m pytest -q -m integration
+
+# Benchmarks are not tests: each script prints its figures beside a baseline measured in the same run.
+bench: $(STAMP) ## run every bench/bench_*.py in name order (minutes; see docs/benchmarks.md)
+	@set -e; for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script; done
+
+# Page images of every notice kind need poppler's pdftoppm; install it where apt-get is available.
+previews: $(STAMP) ## render docs/notices/*.png and docs/notices.md from the notice fixtures
+	@command -v pdftoppm >/dev/null || { command -v apt-get >/dev/null && apt-get install -y -q poppler-utils; }
+	$(VENV)/bin/kaigo notices previews
 
 lint: $(STAMP) ## ruff check + format check
 	$(VENV)/bin/ruff check .
