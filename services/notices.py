@@ -329,3 +329,14 @@ async def describe(session: AsyncSession, records: list[NoticeRecord]) -> list[N
             )
         )
     return views
+
+
+async def unfinished(session: AsyncSession) -> list[tuple[NoticeRecord, NoticeVoid | None]]:
+    """Numbers without a stored PDF, oldest first: 作成中 (void None) and 欠番 (with their reason)."""
+    rows = await session.exec(
+        select(NoticeRecord, NoticeVoid)
+        .outerjoin(NoticeVoid, col(NoticeVoid.notice_id) == col(NoticeRecord.id))
+        .where(~sa.exists().where(col(NoticePdf.notice_id) == col(NoticeRecord.id)))
+        .order_by(col(NoticeRecord.kind), col(NoticeRecord.fiscal_year), col(NoticeRecord.sequence))
+    )
+    return [(record, void) for record, void in rows.all()]

@@ -538,3 +538,51 @@ async def test_the_retention_purge_removes_a_persons_notices_pdfs_and_voids(
         assert await session.get(NoticeRecord, issued.id) is None
         assert await session.get(NoticePdf, staying.id) is not None
     assert left == {"notice": 1, "notice_pdf": 1, "notice_void": 0}
+
+
+async def test_cli_lists_unfinished_numbers_and_completes_the_ones_in_progress(
+    intake: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from kaigo.cli import app as cli
+    from kaigo.config import get_settings
+
+    atena_no = await register_person(intake)
+    with pytest.raises(RuntimeError):
+        await issue_notice(sessions, settings, atena_no, render=await _failing(RuntimeError("killed")))
+    with pytest.raises(NoticeVoided):
+        await issue_notice(
+            sessions, settings, atena_no, render=await _failing(UnprintableCharacterError("x"))
+        )
+    await issue_notice(sessions, settings, atena_no)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        listed = await asyncio.to_thread(runner.invoke, cli, ["notices", "unfinished"])
+        assert listed.exit_code == 0, listed.output
+        lines = [line.split("\t") for line in listed.stdout.splitlines()]
+        assert [(line[0], line[-1][:2]) for line in lines] == [
+            ("令和8年度 介更第1号", "作成"),  # 作成中
+            ("令和8年度 介更第2号", "欠番"),
+        ]
+        completed = await asyncio.to_thread(
+            runner.invoke, cli, ["notices", "unfinished", "--complete", "--operator", "yamada"]
+        )
+        assert completed.exit_code == 0, completed.output
+        assert "作成しました" in completed.stdout.splitlines()[0]
+        after = await asyncio.to_thread(runner.invoke, cli, ["notices", "unfinished"])
+        assert [line.split("\t")[0] for line in after.stdout.splitlines()] == ["令和8年度 介更第2号"]
+    finally:
+        get_settings.cache_clear()
+    (first,) = [
+        n
+        for n in (await intake.get("/notices", params={"atena_no": atena_no})).json()["items"]
+        if n["sequence"] == 1
+    ]
+    assert first["state"] == "issued" and (await intake.get(f"/notices/{first['id']}/pdf")).status_code == 200

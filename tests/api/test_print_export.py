@@ -22,8 +22,9 @@ from typer.testing import CliRunner
 from kaigo.config import Settings
 from models.print_export import NoticeExportCreate, NoticeExportItem
 from notices import fixtures
+from notices.render import RenderedNotice, UnprintableCharacterError
 from services import print_export
-from services.notices import IssuedNotice
+from services.notices import IssuedNotice, NoticeVoided
 from tests.api.test_notices_api import audit_rows, issue_notice, register_person
 
 KIND = "explanation_review_result"
@@ -188,6 +189,38 @@ async def test_exported_and_superseded_notices_are_left_out_unless_asked(
 
     reprint = (await supervisor.post("/notice-exports", json=_request(include_exported=True))).json()
     assert reprint["notice_count"] == 7  # the corrected original stays out: the correction replaces it
+
+
+async def test_notices_without_a_stored_pdf_are_not_exported(
+    as_staff: Callable[[str], httpx.AsyncClient],
+    issued: list[IssuedNotice],
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    """作成中 waits for a later export; a 欠番 never prints. Both keep their numbers out of the manifest."""
+
+    async def crash(kind: str, data: Any, issuer: Any) -> RenderedNotice:
+        raise RuntimeError("render process killed")
+
+    async def unprintable(kind: str, data: Any, issuer: Any) -> RenderedNotice:
+        raise UnprintableCharacterError("x")
+
+    atena_no = issued[0].recipient_atena_no
+    with pytest.raises(RuntimeError):
+        await issue_notice(sessions, settings, atena_no, kind=KIND, data=_data(1), render=crash)
+    with pytest.raises(NoticeVoided):
+        await issue_notice(sessions, settings, atena_no, kind=KIND, data=_data(1), render=unprintable)
+    job = (await as_staff("supervisor").post("/notice-exports", json=_request(batch_size=500))).json()
+    assert job["notice_count"] == 7
+    async with sessions() as session:
+        members = set(
+            (
+                await session.exec(
+                    select(NoticeExportItem.notice_id).where(NoticeExportItem.job_id == job["id"])
+                )
+            ).all()
+        )
+    assert members == {n.id for n in issued}
 
 
 @pytest.mark.parametrize(
