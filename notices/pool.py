@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import signal
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -30,6 +31,8 @@ def _start_process(log_level: str, log_format: str) -> None:
     from kaigo.logs import configure_logging
     from notices import fixtures
 
+    # A terminal's Ctrl-C reaches the whole process group; the parent decides when renderers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     configure_logging(log_level, log_format)
     render_notice("expiry_reminder", fixtures.load("expiry_reminder"), fixtures.issuer())
 
