@@ -153,12 +153,12 @@ def issued_end_to_end(count: int, processes: int, url: str) -> list[tuple[str, s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3, help="rounds over every kind for one notice")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over every kind (0: skip)")
     parser.add_argument("--issue", type=int, default=1000, help="notices issued end to end (0: skip)")
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1, help="render processes")
     args = parser.parse_args()
 
-    rows = single(args.rounds)
+    rows = single(args.rounds) if args.rounds else []
     if args.issue:
         tmp = Path(tempfile.mkdtemp(prefix="kaigo-bench-"))
         url, server = notice_setup.database(tmp)

@@ -18,7 +18,6 @@ convention). It is set once, at import, before anything renders; nothing else in
 
 from __future__ import annotations
 
-import base64
 import os
 import unicodedata
 from functools import lru_cache
@@ -72,10 +71,9 @@ def _tag(name: str) -> int:
     return int.from_bytes(name.encode("ascii"), "big")
 
 
-def font_face_css(text: str) -> str:
-    """An @font-face rule for FAMILY, the subset inlined as a data: URL (nothing written to disk)."""
-    data = base64.b64encode(subset_font(text)).decode("ascii")
-    return f'@font-face {{ font-family: "{FAMILY}"; src: url("data:font/otf;base64,{data}"); }}\n'
+# Where the notice stylesheet finds the cut font; notices.render serves it from memory under this name.
+FONT_URL = "kaigo-notice-font:subset.otf"
+FONT_FACE = f'@font-face {{ font-family: "{FAMILY}"; src: url("{FONT_URL}"); }}\n'
 
 
 def missing_characters(text: str) -> list[str]:

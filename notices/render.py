@@ -18,7 +18,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, meta, select_autoescape
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
-from weasyprint.urls import URLFetcher
+from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from notices import fonts
 from notices.catalogue import get_kind, validate_data
@@ -154,16 +154,33 @@ def _pdf_options(identity: bytes) -> dict[str, Any]:
 
 
 def _offline() -> URLFetcher:
-    # A notice is self-contained (the font is inlined as data:), so nothing is fetched: rendering stays
-    # offline and no file or web address can be pulled into a PDF.
+    # A notice is self-contained, so nothing is fetched: rendering stays offline and no file or web address
+    # can be pulled into a PDF.
     return URLFetcher(allowed_protocols={"data"})
+
+
+class _FontFetcher(URLFetcher):
+    """Hands WeasyPrint the document's cut font from memory, under one fixed name, and fetches nothing else.
+
+    A data: URL would do the same, but WeasyPrint's CSS tokenizer (pure Python) then reads ~160 kB of
+    base64 per notice: a fifth of the render time.
+    """
+
+    def __init__(self, font: bytes) -> None:
+        super().__init__(allowed_protocols=set())
+        self._font = font
+
+    def fetch(self, url: str, headers: Mapping[str, str] | None = None) -> URLFetcherResponse:
+        if url != fonts.FONT_URL:
+            raise ValueError(f"a notice fetches nothing: {url}")
+        return URLFetcherResponse(url, body=self._font, headers={"Content-Type": "font/otf"})
 
 
 def _stylesheet(text: str) -> tuple[CSS, FontConfiguration]:
     check_printable(text)
     font_config = FontConfiguration()
-    css = CSS(string=fonts.font_face_css(text), font_config=font_config, url_fetcher=_offline())
-    return css, font_config
+    fetcher = _FontFetcher(fonts.subset_font(text))
+    return CSS(string=fonts.FONT_FACE, font_config=font_config, url_fetcher=fetcher), font_config
 
 
 def check_printable(html: str) -> None:
