@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import resource
 import shutil
@@ -33,7 +34,7 @@ from kaigo.db import make_engine, make_sessionmaker
 from notices import fixtures, fonts
 from notices.catalogue import kind_codes
 from notices.numbering import document_no
-from notices.pool import RenderPool
+from notices.pool import RenderPool, render_in_thread
 from notices.render import render_html, render_notice, render_pdf
 
 _FILE_FONT = f'@font-face {{ font-family: "{fonts.FAMILY}"; src: url("{fonts.font_path().as_uri()}"); }}'
@@ -106,20 +107,74 @@ def _htmls(count: int) -> list[str]:
     ]
 
 
-async def _issue(url: str, count: int, processes: int) -> tuple[float, int, list[int]]:
-    engine = make_engine(url, pool_size=2 * processes)
-    sessions = make_sessionmaker(engine)
-    pool = RenderPool(processes, log_level="WARNING")
+async def _people(url: str, count: int) -> list[str]:
+    engine = make_engine(url, pool_size=1)
     try:
-        atena_numbers = await notice_setup.people(sessions, count)
-        await pool.warm_up()
-        return await notice_setup.issue_all(sessions, atena_numbers, pool.render, concurrency=2 * processes)
+        return await notice_setup.people(make_sessionmaker(engine), count)
     finally:
-        pool.close()
         await engine.dispose()
 
 
+def _issue_with_pool(url: str, atena_numbers: list[str], processes: int) -> tuple[float, int, list[int]]:
+    """The notice worker's design: one process takes numbers and stores PDFs, a pool renders."""
+
+    async def run() -> tuple[float, int, list[int]]:
+        engine = make_engine(url, pool_size=2 * processes)
+        pool = RenderPool(processes, log_level="WARNING")
+        try:
+            await pool.warm_up()
+            return await notice_setup.issue_all(
+                make_sessionmaker(engine), atena_numbers, pool.render, concurrency=2 * processes
+            )
+        finally:
+            pool.close()
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _warm() -> None:
+    render_notice(notice_setup.KIND, fixtures.load(notice_setup.KIND), fixtures.issuer())
+
+
+def _issue_in_threads(url: str, atena_numbers: list[str]) -> tuple[float, int, list[int]]:
+    """The alternative: a whole worker per core, each rendering in a thread of its own process."""
+
+    async def run() -> tuple[float, int, list[int]]:
+        engine = make_engine(url, pool_size=2)
+        try:
+            return await notice_setup.issue_all(
+                make_sessionmaker(engine), atena_numbers, render_in_thread, concurrency=2
+            )
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _issue_with_workers(url: str, atena_numbers: list[str], processes: int) -> tuple[float, int, list[int]]:
+    slices = [atena_numbers[i::processes] for i in range(processes)]
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as executor:
+        for future in [executor.submit(_warm) for _ in range(processes)]:
+            future.result()
+        start = time.perf_counter()
+        results = list(executor.map(_issue_in_threads, [url] * processes, slices))
+        seconds = time.perf_counter() - start
+    return seconds, sum(r[1] for r in results), [n for r in results for n in r[2]]
+
+
 def issued_end_to_end(count: int, processes: int, url: str) -> list[tuple[str, str]]:
+    # Wall time depends on what else runs on the machine; CPU time per notice much less. Divided by the
+    # cores it is the wall time an otherwise idle machine would need (PostgreSQL's own CPU not counted).
+    cores = os.cpu_count() or 1
+
+    def row(label: str, seconds: float, cpu: float, extra: str = "") -> tuple[str, str]:
+        return (
+            label,
+            f"{seconds:7.1f} s  {1000 * seconds / count:6.1f} ms/notice   CPU {1000 * cpu / count:5.1f} "
+            f"ms/notice → {cpu / cores:5.1f} s on {cores} idle cores{extra}",
+        )
+
     htmls = _htmls(count)
     cpu = _cpu_seconds()
     with ProcessPoolExecutor(processes) as executor:
@@ -127,28 +182,31 @@ def issued_end_to_end(count: int, processes: int, url: str) -> list[tuple[str, s
         start = time.perf_counter()
         list(executor.map(bare_pdf, htmls, chunksize=4))
         bare_seconds = time.perf_counter() - start
-    bare_cpu = _cpu_seconds() - cpu
-    cpu = _cpu_seconds()
-    seconds, pages, numbers = asyncio.run(_issue(url, count, processes))
-    ours_cpu = _cpu_seconds() - cpu
-    gapless = sorted(numbers) == list(range(1, count + 1))
-    # Wall time depends on what else runs on the machine; CPU time per notice does much less. Divided by
-    # the cores it is the wall time an otherwise idle machine would need (PostgreSQL's own CPU not counted).
-    cores = os.cpu_count() or 1
-    return [
-        (
+    rows = [
+        row(
             f"{count} notices, bare WeasyPrint, {processes} processes, no database",
-            f"{bare_seconds:7.1f} s    {1000 * bare_seconds / count:6.1f} ms/notice   "
-            f"CPU {1000 * bare_cpu / count:5.1f} ms/notice → {bare_cpu / cores:5.1f} s on {cores} idle cores",
-        ),
-        (
-            f"{count} issued end to end, {processes} render processes",
-            f"{seconds:7.1f} s    {1000 * seconds / count:6.1f} ms/notice   "
-            f"CPU {1000 * ours_cpu / count:5.1f} ms/notice → {ours_cpu / cores:5.1f} s on {cores} idle cores"
-            f"   = {seconds / bare_seconds:4.2f}× bare   ({pages} pages; numbers 1..{count} "
-            f"{'gapless and unique' if gapless else 'NOT GAPLESS'})",
-        ),
+            bare_seconds,
+            _cpu_seconds() - cpu,
+        )
     ]
+
+    atena_numbers = asyncio.run(_people(url, 2 * count))
+    expected = list(range(1, count + 1))
+    designs = (
+        (f"{count} issued end to end, 1 worker + {processes} render processes", _issue_with_pool),
+        (f"{count} issued end to end, {processes} workers rendering in a thread", _issue_with_workers),
+    )
+    for turn, (label, issue) in enumerate(designs):
+        cpu = _cpu_seconds()
+        seconds, pages, numbers = issue(url, atena_numbers[turn * count : (turn + 1) * count], processes)
+        gapless = sorted(numbers) == expected
+        extra = (
+            f"   = {seconds / bare_seconds:4.2f}× bare   ({pages} pages; "
+            f"numbers {expected[0]}..{expected[-1]} {'gapless and unique' if gapless else 'NOT GAPLESS'})"
+        )
+        rows.append(row(label, seconds, _cpu_seconds() - cpu, extra))
+        expected = [n + count for n in expected]
+    return rows
 
 
 def main() -> None:
