@@ -122,11 +122,17 @@ def _template_closure(env: Environment, root: str) -> set[str]:
             continue
         seen.add(name)
         source = env.loader.get_source(env, name)[0]  # type: ignore[union-attr]
-        for ref in meta.find_referenced_templates(env.parse(source)):
+        for ref in _references(source):
             if ref is None:
                 raise ValueError(f"{name}: template names must be literal so the version can be computed")
             todo.append(ref)
     return seen
+
+
+@lru_cache(maxsize=256)
+def _references(source: str) -> tuple[str | None, ...]:
+    """The templates a source names, parsed once per distinct text (a template edited on disk is new text)."""
+    return tuple(meta.find_referenced_templates(environment().parse(source)))
 
 
 # ------------------------------------------------------------------------------------------------- HTML

@@ -335,6 +335,31 @@ async def test_bad_corrections_name_the_field(
     assert field in [e["field"] for e in response.json()["errors"]]
 
 
+async def test_two_staff_correcting_one_notice_at_once_get_one_correction(
+    as_staff: Callable[[str], httpx.AsyncClient],
+    notice: IssuedNotice,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    body = {"data": {**EXPIRY_DATA, "care_level": "要介護4"}, "reason": "転記誤り"}
+    responses = await asyncio.gather(
+        as_staff("intake").post(
+            f"/notices/{notice.id}/corrections", json=body, headers={"Idempotency-Key": "desk-a-0001"}
+        ),
+        as_staff("restriction").post(
+            f"/notices/{notice.id}/corrections", json=body, headers={"Idempotency-Key": "desk-b-0001"}
+        ),
+    )
+    assert sorted(r.status_code for r in responses) == [201, 409]
+    winner = next(r for r in responses if r.status_code == 201).json()
+    loser = next(r for r in responses if r.status_code == 409).json()
+    assert loser["replaced_by"] == winner["id"] and winner["document_no"] == "令和8年度 介更第2号"
+    async with sessions() as session:
+        numbers = (
+            await session.exec(select(NoticeRecord.sequence).order_by(col(NoticeRecord.sequence)))
+        ).all()
+    assert list(numbers) == [1, 2]  # the refused correction took no number
+
+
 async def test_corrections_need_notice_issue(
     as_staff: Callable[[str], httpx.AsyncClient], notice: IssuedNotice
 ) -> None:
