@@ -75,9 +75,11 @@ class IssuedNotice:
 class NoticeAlreadyCorrected(Exception):
     """A notice is corrected once; a further correction goes to the correcting notice."""
 
-    def __init__(self, replacement: NoticeRecord) -> None:
-        self.replacement = replacement
-        super().__init__(f"already corrected by {replacement.id}")
+    def __init__(self, replacement_id: str, document_no: str) -> None:
+        # Plain values: the row itself is expired by the rollback that carries this error out.
+        self.replacement_id = replacement_id
+        self.document_no = document_no
+        super().__init__(f"already corrected by {replacement_id}")
 
 
 class NoticeVoided(Exception):
@@ -210,7 +212,7 @@ async def _reserve(sessions: Sessions, draft: NoticeRecord) -> NoticeRecord:
             )  # type: ignore[call-overload]
             replacement = await replacement_of(session, draft.replaces_id)
             if replacement is not None:
-                raise NoticeAlreadyCorrected(replacement)
+                raise NoticeAlreadyCorrected(replacement.id, replacement.document_no)
         # The counter row is locked from here to the commit: keep only the insert in between.
         draft.sequence = await _next_number(session, draft.kind, draft.fiscal_year)
         draft.document_no = document_no(draft.kind, draft.fiscal_year, draft.sequence)

@@ -321,7 +321,7 @@ async def correct_notice(
     replacement = await notices.replacement_of(session, notice_id)
     if replacement is not None:
         if replacement.idempotency_key != key:
-            raise _already_corrected(replacement)
+            raise _already_corrected(replacement.id, replacement.document_no)
         if not _same_content(replacement, correction.data):
             raise ProblemError(
                 422,
@@ -352,7 +352,7 @@ async def correct_notice(
             422, "notice-unprintable", f"{error} (文書番号は使っていません)", field="data"
         ) from None
     except notices.NoticeAlreadyCorrected as error:  # another corrector got there first
-        raise _already_corrected(error.replacement) from None
+        raise _already_corrected(error.replacement_id, error.document_no) from None
     except notices.NoticeVoided as error:
         raise ProblemError(
             422, "notice-void", str(error), field="data", extra={"notice_id": error.record.id}
@@ -378,14 +378,13 @@ async def correct_notice(
     )
 
 
-def _already_corrected(replacement: NoticeRecord) -> ProblemError:
+def _already_corrected(replacement_id: str, document_no: str) -> ProblemError:
     return ProblemError(
         409,
         "notice-already-corrected",
-        f"この通知書は既に訂正されています (訂正通知書 {replacement.document_no})。"
-        "訂正通知書の方を訂正してください",
+        f"この通知書は既に訂正されています (訂正通知書 {document_no})。訂正通知書の方を訂正してください",
         field="notice_id",
-        extra={"replaced_by": replacement.id},
+        extra={"replaced_by": replacement_id},
     )
 
 
