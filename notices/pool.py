@@ -15,6 +15,7 @@ import os
 import signal
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from notices.render import RenderedNotice, render_notice
@@ -42,16 +43,29 @@ class RenderPool:
 
     def __init__(self, processes: int | None = None, *, log_level: str = "INFO", log_format: str = "json"):
         self.processes = processes or os.cpu_count() or 1
-        self._executor = ProcessPoolExecutor(
+        self._log = (log_level, log_format)
+        self._executor = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
             max_workers=self.processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_process,
-            initargs=(log_level, log_format),
+            initargs=self._log,
         )
 
     async def render(self, kind: str, data: Mapping[str, Any], issuer: Mapping[str, Any]) -> RenderedNotice:
+        executor = self._executor
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, render_notice, kind, dict(data), dict(issuer))
+        try:
+            return await loop.run_in_executor(executor, render_notice, kind, dict(data), dict(issuer))
+        except BrokenProcessPool:
+            # A renderer died (killed for memory, a crash in a C library): the executor refuses all work
+            # from then on. Start fresh processes for the next attempts; this one fails and is retried.
+            if self._executor is executor:
+                self._executor = self._start()
+                executor.shutdown(wait=False, cancel_futures=True)
+            raise
 
     async def warm_up(self) -> None:
         """Start every process now (each renders one fixture), not on the first notices."""
