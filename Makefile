@@ -13,7 +13,7 @@ STAMP := $(VENV)/.synced
 CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help dev test test-unit test-integration lint fmt migrate seed lock clean bench
+.PHONY: help dev test test-unit test-integration lint fmt migrate seed lock clean bench previews
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -45,10 +45,14 @@ test: $(STAMP) lint | $(CHROMIUM) ## lint, then the whole test suite (embedded P
 test-integration: $(STAMP) | $(CHROMIUM) ## only the tests that need PostgreSQL/Temporal (and chromium)
 	$(PY) -m pytest -q -m integration
 
-bench: $(STAMP) ## benchmarks, not part of `make test` (~10 min; results in docs/benchmarks.md)
-	$(PY) bench/bench_reads.py
-	$(PY) bench/bench_inbox.py
-	$(PY) bench/bench_api.py
+# Benchmarks are not tests: each script prints its figures beside a baseline measured in the same run.
+bench: $(STAMP) ## run every bench/bench_*.py in name order (minutes; see docs/benchmarks.md)
+	@set -e; for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script; done
+
+# Page images of every notice kind need poppler's pdftoppm; install it where apt-get is available.
+previews: $(STAMP) ## render docs/notices/*.png and docs/notices.md from the notice fixtures
+	@command -v pdftoppm >/dev/null || { command -v apt-get >/dev/null && apt-get install -y -q poppler-utils; }
+	$(VENV)/bin/kaigo notices previews
 
 lint: $(STAMP) ## ruff check + format check
 	$(VENV)/bin/ruff check .

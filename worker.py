@@ -1,4 +1,4 @@
-"""The kaigo-flow Temporal worker: every procedure workflow and its activities, plus the notice renderers.
+"""The kaigo-flow Temporal worker: every procedure workflow and its activities (notices: notice_worker.py).
 
 Stateless: run as many as the CPU needs (docker compose `--scale worker=N`); Temporal spreads the work.
 SIGTERM/SIGINT stop polling and let running activities finish (graceful_shutdown_timeout).
@@ -20,7 +20,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.notices import NoticeActivities
 from activities.registry import RegistryActivities
 from activities.steps import StepActivities
 from kaigo import temporal_client
@@ -29,7 +28,6 @@ from kaigo.db import make_engine, make_sessionmaker
 from kaigo.logs import configure_logging
 from kaigo.periodic import PERIODIC_WORKFLOWS, ensure_periodic_schedules, periodic_activities
 from kaigo.search_attributes import ensure_search_attributes
-from models.procedure import notice_task_queue
 from procedures import PROCEDURES, ensure_schedules
 
 log = structlog.get_logger("kaigo.worker")
@@ -48,13 +46,6 @@ def activities_for(sessions: async_sessionmaker[AsyncSession]) -> list[Callable[
     ]
 
 
-def notice_activities_for(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession]
-) -> list[Callable[..., Any]]:
-    """The notices' queue (models.procedure.notice_task_queue): rendering, kept off the workflow workers."""
-    return [NoticeActivities(sessions, settings).issue_notice]
-
-
 WORKFLOWS = [w for p in PROCEDURES.values() for w in (p.workflow, *p.periodic_workflows)] + PERIODIC_WORKFLOWS
 
 
@@ -68,17 +59,6 @@ def build_worker(client: Client, settings: Settings, sessions: async_sessionmake
     )
 
 
-def build_notice_worker(
-    client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]
-) -> Worker:
-    return Worker(
-        client,
-        task_queue=notice_task_queue(settings.temporal_task_queue),
-        activities=notice_activities_for(settings, sessions),
-        graceful_shutdown_timeout=timedelta(seconds=30),
-    )
-
-
 async def run(settings: Settings) -> None:
     client = await temporal_client.connect(settings)
     await ensure_search_attributes(client, settings.temporal_namespace)
@@ -87,7 +67,6 @@ async def run(settings: Settings) -> None:
     engine = make_engine(settings.require_database_url(), pool_size=settings.db_pool_size)
     sessions = make_sessionmaker(engine)
     worker = build_worker(client, settings, sessions)
-    notice_worker = build_notice_worker(client, settings, sessions)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -95,7 +74,7 @@ async def run(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
 
     try:
-        async with worker, notice_worker:
+        async with worker:
             log.info("worker_started", task_queue=settings.temporal_task_queue)
             await _heartbeat_until(stop, settings.worker_heartbeat_file)
             log.info("worker_stopping")

@@ -123,6 +123,14 @@ def worker() -> None:
     worker_module.main()
 
 
+@app.command("notice-worker")
+def notice_worker() -> None:
+    """Run the notice worker: issues notices on their own task queue, rendering in a process pool."""
+    import notice_worker as notice_worker_module
+
+    notice_worker_module.main()
+
+
 @app.command("worker-alive")
 def worker_alive(
     file: Annotated[Path, typer.Option(help="the worker's WORKER_HEARTBEAT_FILE")],

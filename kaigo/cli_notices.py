@@ -16,7 +16,9 @@ from kaigo.config import get_settings
 if TYPE_CHECKING:
     from services.print_export import RunReport
 
-notices_app = typer.Typer(help="通知書: 印刷委託用の一括出力とプレビュー", no_args_is_help=True)
+notices_app = typer.Typer(
+    help="通知書: 印刷委託用の一括出力、作成中・欠番の確認、プレビュー", no_args_is_help=True
+)
 
 _ROOT = Path(__file__).resolve().parent.parent
 _DAY = ["%Y-%m-%d"]
@@ -217,3 +219,55 @@ def previews(
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
     typer.echo(f"wrote {markdown} and {out_dir}/*.png")
+
+
+async def _unfinished(database_url: str, *, complete: bool, actor: str) -> list[str]:
+    from kaigo.db import make_engine, make_sessionmaker
+    from notices.pool import RenderPool
+    from services import notices
+
+    engine = make_engine(database_url, pool_size=2)
+    sessions = make_sessionmaker(engine)
+    lines = []
+    try:
+        async with sessions() as session:
+            rows = await notices.unfinished(session)
+        pool = RenderPool(1, log_level="WARNING") if complete and rows else None
+        try:
+            for record, void in rows:
+                state = f"欠番 ({void.reason}: {void.detail})" if void else "作成中"
+                if pool is not None and void is None:
+                    try:
+                        issued = await notices.complete(sessions, record, render=pool.render, actor=actor)
+                        state = f"作成しました ({issued.pages} 頁, sha256 {issued.sha256[:12]}…)"
+                    except notices.NoticeVoided as error:
+                        state = f"欠番にしました ({error.void.reason}: {error.void.detail})"
+                taken = f"{record.created_at:%Y-%m-%d %H:%M}"
+                lines.append("\t".join((record.document_no, record.kind, record.id, taken, state)))
+        finally:
+            if pool is not None:
+                pool.close()
+    finally:
+        await engine.dispose()
+    return lines
+
+
+@notices_app.command("unfinished")
+def unfinished(
+    complete: Annotated[
+        bool, typer.Option("--complete", help="作成中の通知書を保存データから作成する (作成できなければ欠番)")
+    ] = False,
+    operator: Annotated[str | None, typer.Option(help="操作者名 (欠番の記録に残す)")] = None,
+) -> None:
+    """List numbers without a stored PDF: 作成中 (numbered, not rendered yet) and 欠番 (with the reason).
+
+    A notice stays 作成中 only if every attempt to render it failed (its workflow retries); --complete
+    renders those from their stored data, exactly as the notice worker would.
+    """
+    from kaigo.cli import _database_url
+
+    actor = f"cli:{operator or _operator()}"[:32]
+    lines = asyncio.run(_unfinished(_database_url(get_settings()), complete=complete, actor=actor))
+    for line in lines:
+        typer.echo(line)
+    typer.echo(f"{len(lines)} 件", err=True)

@@ -17,6 +17,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.certification import CertificationPolicy
+from models.procedure import notice_task_queue
 
 Environment = Literal["development", "test", "production"]
 
@@ -58,6 +59,8 @@ class Settings(BaseSettings):
 
     # The worker touches this file while it is healthy (container healthcheck: `kaigo worker-alive`).
     worker_heartbeat_file: Path | None = None
+    # Processes the notice worker renders PDFs in; 0 = one per CPU core.
+    notice_render_processes: int = Field(default=0, ge=0, le=64)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
@@ -89,7 +92,8 @@ class Settings(BaseSettings):
     # Printed on every notice (通知書): the issuing city, its mayor, the desk to contact, and the prefecture's
     # review board named in the 教示 (appeal instructions).
     city_name: str = "旭川市"
-    issuer_name: str = "旭川市長"
+    issuer_name: str = "旭川市長"  # the 処分庁 as an office: named in the 教示 and on the 弁明書
+    mayor_name: str = "○○　○○"  # printed after the office in each notice's header: 旭川市長　○○　○○
     department_name: str = "福祉保険部 介護保険課"
     contact_address: str = "〒070-8525 北海道旭川市7条通9丁目"
     contact_phone: str = "0166-00-0000"
@@ -122,6 +126,11 @@ class Settings(BaseSettings):
     @property
     def temporal_ui_upstream_url(self) -> str:
         return (self.temporal_ui_upstream or f"http://localhost:{self.temporal_ui_port}").rstrip("/")
+
+    @property
+    def notice_task_queue(self) -> str:
+        """The notice worker's task queue: workflows send issue_notice here, and nothing else runs on it."""
+        return notice_task_queue(self.temporal_task_queue)
 
     @property
     def is_dev(self) -> bool:

@@ -179,6 +179,7 @@ def run(settings: Settings, root: Path) -> int:
             embedded.wait_for_port("127.0.0.1", settings.temporal_port)
             env["TEMPORAL_ADDRESS"] = f"{PRINTED_HOST}:{settings.temporal_port}"
         stack.spawn("worker", [sys.executable, "-m", "worker"], env)
+        stack.spawn("notice-worker", [sys.executable, "-m", "notice_worker"], env)
         stack.spawn("api", [sys.executable, "-m", "kaigo", "api", "--no-migrate"], env)
         _wait_ready(f"{api_url(settings)}/readyz", stack)
         print(

@@ -20,6 +20,9 @@ _SHARED_PROCESSORS: list[structlog.typing.Processor] = [
 ]
 
 
+QUIET_LIBRARIES = ("weasyprint", "fontTools")
+
+
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
@@ -49,3 +52,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         logger.propagate = True
     # Our request middleware logs each request once, with its request id; uvicorn's line would repeat it.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # Rendering libraries narrate every notice at INFO (WeasyPrint's seven steps, fontTools' subsetting):
+    # dozens of lines per PDF that drowned the dev log. Their warnings and errors still come through.
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -36,7 +36,7 @@ from kaigo.errors import ProblemError
 from kaigo.security import audit
 from kaigo.security.audit import AuditEntry
 from models.common import utcnow
-from models.notice import NoticeRecord
+from models.notice import NoticePdf, NoticeRecord
 from models.print_export import (
     ExportBatchPublic,
     ExportFile,
@@ -111,8 +111,9 @@ def file_names(kind: str, job_id: str, batch_no: int) -> tuple[str, str]:
 def _selection(request: NoticeExportCreate) -> sa.Select[tuple[str]]:
     """Issued notices of the kind and period, postal code first, then 文書番号 order.
 
-    Left out: notices replaced by a correction (the correction is what the resident should get), and,
-    unless asked, notices already in an earlier export (a resident must not get the same letter twice).
+    Left out: notices replaced by a correction (the correction is what the resident should get), notices
+    without a stored PDF (作成中: a later export takes them; 欠番: never printed), and, unless asked,
+    notices already in an earlier export (a resident must not get the same letter twice).
     """
     replacement = aliased(NoticeRecord)
     conditions: list[sa.ColumnElement[bool]] = [
@@ -120,6 +121,7 @@ def _selection(request: NoticeExportCreate) -> sa.Select[tuple[str]]:
         col(NoticeRecord.issued_on) >= request.issued_from,
         col(NoticeRecord.issued_on) <= request.issued_to,
         ~sa.exists().where(col(replacement.replaces_id) == col(NoticeRecord.id)),
+        sa.exists().where(col(NoticePdf.notice_id) == col(NoticeRecord.id)),
     ]
     if not request.include_exported:
         conditions.append(~sa.exists().where(col(NoticeExportItem.notice_id) == col(NoticeRecord.id)))
@@ -218,13 +220,14 @@ async def load_rows(*, session: AsyncSession, job_id: str, batch_no: int, with_p
         col(NoticeRecord.insured_no),
         col(NoticeRecord.postal_code),
         col(NoticeRecord.recipient_atena_no),
-        col(NoticeRecord.pages),
-        col(NoticeRecord.sha256),
-        col(NoticeRecord.pdf) if with_pdf else sa.null(),
+        col(NoticePdf.pages),
+        col(NoticePdf.sha256),
+        col(NoticePdf.pdf) if with_pdf else sa.null(),
     ]
     result = await session.exec(
         sa.select(*columns)  # type: ignore[call-overload]
         .join(NoticeExportItem, col(NoticeExportItem.notice_id) == col(NoticeRecord.id))
+        .join(NoticePdf, col(NoticePdf.notice_id) == col(NoticeRecord.id))
         .where(col(NoticeExportItem.job_id) == job_id, col(NoticeExportItem.batch_no) == batch_no)
         .order_by(col(NoticeExportItem.position))
     )

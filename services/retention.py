@@ -47,10 +47,12 @@ async def purge(*, session: AsyncSession, today: date, years: int, dry_run: bool
     people = (await session.exec(select(sa.func.count()).select_from(stale_people.subquery()))).one()
     tasks = (await session.exec(select(sa.func.count()).select_from(Task).where(stale_tasks))).one()
     if not dry_run:
+        # Notices, their PDFs and 欠番 records refuse DELETE except inside this purge (migration 0007).
+        await session.exec(sa.text("SET LOCAL kaigo.retention_purge = 'on'"))  # type: ignore[call-overload]
         await session.exec(delete(Task).where(stale_tasks))
         await session.exec(delete(CaseEvent).where(col(CaseEvent.subject_atena_no).in_(stale_people)))
-        # Insured rows, applications, certifications and notices go with the person (ON DELETE CASCADE),
-        # and so does the encrypted 個人番号 on the person row.
+        # Insured rows, applications, certifications and notices (with their PDFs and 欠番 records) go with
+        # the person (ON DELETE CASCADE), and so does the encrypted 個人番号 on the person row.
         await session.exec(delete(Person).where(col(Person.removed_on) < cutoff))
         # Short-lived records: stored Idempotency-Key responses (24 h) and revocations of expired tokens.
         now = datetime.now(UTC)

@@ -270,7 +270,8 @@ async def running_worker(
     dev_server_env: WorkflowEnvironment, settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[None]:
     """The production workers (procedures and notices) polling this run's task queues on the dev server."""
-    from worker import build_notice_worker, build_worker
+    from notice_worker import build_thread_worker as build_notice_worker
+    from worker import build_worker
 
     client = dev_server_env.client
     async with build_worker(client, settings, sessions), build_notice_worker(client, settings, sessions):

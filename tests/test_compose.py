@@ -15,7 +15,7 @@ from kaigo.config import Settings
 from kaigo.search_attributes import ALL_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
-KAIGO_SERVICES = ("migrate", "worker", "api")
+KAIGO_SERVICES = ("migrate", "worker", "notice-worker", "api")
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """Remote codec for the Temporal UI: decrypts payloads for staff allowed to see them, audited per call.
 
 Protocol (Temporal "codec server"): POST /codec/decode or /codec/encode with {"payloads": [Payload JSON]}.
-CORS admits only the configured TEMPORAL_UI_URL (api/main.py).
+The Temporal UI is served from this origin (/temporal/), so its codec calls are same-origin.
 """
 
 from __future__ import annotations

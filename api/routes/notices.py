@@ -3,7 +3,8 @@ print export for the print contractor.
 
 Every read is audited with the recipient's 宛名番号 (a list: one row per recipient on the page). The PDF is
 served from the stored bytes, so a reprint is byte-identical; the HTML is re-rendered from the stored data
-and is only a preview.
+and is only a preview. A notice is numbered before its PDF is rendered: until the PDF is stored it is 作成中
+(409 for its PDF), and a number that could never print is a 欠番 (410), listed with its reason.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Header, Path, Query, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import defer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -29,11 +29,11 @@ from api.params import AtenaNoQuery, InsuredNoQuery
 from kaigo.errors import ProblemError
 from kaigo.security.permissions import Permission
 from models.common import Page, today_in_japan
-from models.notice import NoticePublic, NoticeRecord
+from models.notice import NoticePdf, NoticePublic, NoticeRecord, NoticeVoid
 from models.print_export import NoticeExportCreate, NoticeExportPublic
 from notices.catalogue import CATALOGUE, NoticeDataError, validate_data
 from notices.models.common import Issuer
-from notices.render import render_html, template_version
+from notices.render import UnprintableCharacterError, render_html, template_version
 from services import notices, print_export
 
 router = APIRouter(tags=["notices"])
@@ -61,15 +61,9 @@ class NoticeCorrection(BaseModel):
     reason: str = Field(min_length=1, max_length=400, description="訂正の理由 (操作記録に残る)")
 
 
-def _public(record: NoticeRecord) -> NoticePublic:
-    return NoticePublic.model_validate(
-        {**record.model_dump(exclude={"pdf", "data"}), "title": _title(record)}
-    )
-
-
-def _title(record: NoticeRecord) -> str:
-    kind = CATALOGUE.get(record.kind)
-    return kind.title if kind else record.kind
+async def _public(session: AsyncSession, record: NoticeRecord) -> NoticePublic:
+    (view,) = await notices.describe(session, [record])
+    return view
 
 
 def _not_found(notice_id: str) -> ProblemError:
@@ -136,7 +130,6 @@ async def search_notices(
     rows = (
         await session.exec(
             select(NoticeRecord)
-            .options(defer(NoticeRecord.pdf), defer(NoticeRecord.data))  # type: ignore[arg-type]
             .where(*conditions)
             .order_by(col(NoticeRecord.issued_on).desc(), col(NoticeRecord.created_at).desc())
             .offset(paging.offset)
@@ -149,7 +142,7 @@ async def search_notices(
     for atena, ids in by_recipient.items():
         audit.record("notice.search", subject=atena, detail={"notice_ids": ids})
     return Page[NoticePublic](
-        items=[_public(r) for r in rows], total=total, page=paging.page, size=paging.size
+        items=await notices.describe(session, list(rows)), total=total, page=paging.page, size=paging.size
     )
 
 
@@ -163,7 +156,7 @@ async def get_notice(
 ) -> NoticePublic:
     record = await _load(session, notice_id, principal, resources, audit)
     audit.record("notice.read", subject=record.recipient_atena_no, detail=_read_detail(record))
-    return _public(record)
+    return await _public(session, record)
 
 
 def _content_disposition(record: NoticeRecord) -> str:
@@ -172,6 +165,24 @@ def _content_disposition(record: NoticeRecord) -> str:
     ascii_name = f"notice-{record.fiscal_year}-{record.kind}-{record.sequence}.pdf"
     utf8_name = quote(f"{record.document_no}.pdf", safe="")
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{utf8_name}"
+
+
+async def _no_pdf(session: AsyncSession, record: NoticeRecord) -> ProblemError:
+    void = await session.get(NoticeVoid, record.id)
+    if void is not None:
+        return ProblemError(
+            410,
+            "notice-void",
+            f"{record.document_no} は欠番です (作成できなかったため): {void.detail}",
+            field="notice_id",
+        )
+    return ProblemError(
+        409,
+        "notice-rendering",
+        f"{record.document_no} は作成中です。しばらくしてから再度取得してください",
+        field="notice_id",
+        headers={"Retry-After": "5"},
+    )
 
 
 @router.get(
@@ -188,14 +199,17 @@ async def notice_pdf(
     audit: AuditDep,
 ) -> Response:
     record = await _load(session, notice_id, principal, resources, audit)
+    stored = await session.get(NoticePdf, record.id)
+    if stored is None:
+        raise await _no_pdf(session, record)
     audit.record("notice.pdf", subject=record.recipient_atena_no, detail=_read_detail(record))
-    digest = base64.b64encode(bytes.fromhex(record.sha256)).decode()
+    digest = base64.b64encode(bytes.fromhex(stored.sha256)).decode()
     return Response(
-        record.pdf,
+        stored.pdf,
         media_type="application/pdf",
         headers={
             "Content-Disposition": _content_disposition(record),
-            "ETag": f'"{record.sha256}"',
+            "ETag": f'"{stored.sha256}"',
             "Repr-Digest": f"sha-256=:{digest}:",  # RFC 9530
             "Cache-Control": "private, no-store",
         },
@@ -215,9 +229,11 @@ async def notice_html(
     audit: AuditDep,
 ) -> HTMLResponse:
     record = await _load(session, notice_id, principal, resources, audit)
-    # Issuer lines come from today's settings and templates: the preview can differ from the issued PDF.
+    # The issuer lines as issued (today's settings only for notices from before they were kept), through
+    # today's templates: the preview can differ from the issued PDF, and says so below.
+    issuer = record.issuer or Issuer.from_settings(resources.settings).model_dump()
     try:
-        html = render_html(record.kind, record.data, Issuer.from_settings(resources.settings))
+        html = render_html(record.kind, record.data, issuer)
     except NoticeDataError:
         raise ProblemError(
             409,
@@ -226,7 +242,10 @@ async def notice_html(
             field="notice_id",
         ) from None
     audit.record("notice.preview", subject=record.recipient_atena_no, detail=_read_detail(record))
-    same_template = template_version(record.kind) == record.template_version
+    stored = (
+        await session.exec(select(NoticePdf.template_version).where(NoticePdf.notice_id == record.id))
+    ).first()
+    same_template = template_version(record.kind) == (stored or record.template_version)
     return HTMLResponse(
         html,
         headers={
@@ -298,25 +317,10 @@ async def correct_notice(
     original = await session.get(NoticeRecord, notice_id)
     if original is None:
         raise _not_found(notice_id)
-    # One correction per notice: concurrent correctors queue here, and the second sees the first.
-    await session.exec(
-        sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))").bindparams(
-            key=f"notice-correction:{notice_id}"
-        )
-    )  # type: ignore[call-overload]
-    replacement = (
-        await session.exec(select(NoticeRecord).where(NoticeRecord.replaces_id == notice_id))
-    ).first()
+    replacement = await notices.replacement_of(session, notice_id)
     if replacement is not None:
         if replacement.idempotency_key != key:
-            raise ProblemError(
-                409,
-                "notice-already-corrected",
-                f"この通知書は既に訂正されています (訂正通知書 {replacement.document_no})。"
-                "訂正通知書の方を訂正してください",
-                field="notice_id",
-                extra={"replaced_by": replacement.id},
-            )
+            raise _already_corrected(replacement.id, replacement.document_no)
         if not _same_content(replacement, correction.data):
             raise ProblemError(
                 422,
@@ -324,11 +328,12 @@ async def correct_notice(
                 "この Idempotency-Key は別の内容の要求で使われています",
                 field="Idempotency-Key",
             )
-        body = _public(replacement).model_dump(mode="json")
-        return JSONResponse(body, status_code=status.HTTP_200_OK, headers={"Idempotent-Replayed": "true"})
+    # The number is taken and the PDF stored in transactions of their own (services.notices), so a retry
+    # with the same key completes a correction an earlier attempt numbered but did not finish.
+    finished_before = replacement is not None and await session.get(NoticePdf, replacement.id) is not None
     try:
-        record = await notices.issue(
-            session=session,
+        issued = await notices.issue(
+            resources.sessions,
             idempotency_key=key,
             kind=original.kind,
             recipient_atena_no=original.recipient_atena_no,
@@ -341,21 +346,44 @@ async def correct_notice(
         )
     except NoticeDataError as error:
         raise _data_problem(error) from None
-    audit.record(
-        "notice.correct",
-        subject=record.recipient_atena_no,
-        detail={
-            "notice_id": record.id,
-            "document_no": record.document_no,
-            "replaces_id": original.id,
-            "replaces_document_no": original.document_no,
-            "reason": correction.reason,
-        },
-    )
+    except UnprintableCharacterError as error:
+        raise ProblemError(
+            422, "notice-unprintable", f"{error} (文書番号は使っていません)", field="data"
+        ) from None
+    except notices.NoticeAlreadyCorrected as error:  # another corrector got there first
+        raise _already_corrected(error.replacement_id, error.document_no) from None
+    except notices.NoticeVoided as error:
+        raise ProblemError(
+            422, "notice-void", str(error), field="data", extra={"notice_id": error.record.id}
+        ) from None
+    record = issued.record
+    if not finished_before:
+        audit.record(
+            "notice.correct",
+            subject=record.recipient_atena_no,
+            detail={
+                "notice_id": record.id,
+                "document_no": record.document_no,
+                "replaces_id": original.id,
+                "replaces_document_no": original.document_no,
+                "reason": correction.reason,
+            },
+        )
+    body = (await _public(session, record)).model_dump(mode="json")
+    if replacement is not None:
+        return JSONResponse(body, status_code=status.HTTP_200_OK, headers={"Idempotent-Replayed": "true"})
     return JSONResponse(
-        _public(record).model_dump(mode="json"),
-        status_code=status.HTTP_201_CREATED,
-        headers={"Location": f"/notices/{record.id}"},
+        body, status_code=status.HTTP_201_CREATED, headers={"Location": f"/notices/{record.id}"}
+    )
+
+
+def _already_corrected(replacement_id: str, document_no: str) -> ProblemError:
+    return ProblemError(
+        409,
+        "notice-already-corrected",
+        f"この通知書は既に訂正されています (訂正通知書 {document_no})。訂正通知書の方を訂正してください",
+        field="notice_id",
+        extra={"replaced_by": replacement_id},
     )
 
 

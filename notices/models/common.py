@@ -70,6 +70,7 @@ class Issuer(NoticeModel):
 
     city_name: Text  # 旭川市
     issuer_name: Text  # 旭川市長 (the 処分庁, and the city's representative in a lawsuit)
+    mayor_name: Text  # the person holding the office on the 発行日, printed after it in the header
     department_name: Text  # 福祉保険部 介護保険課
     contact_address: Text
     contact_phone: Text

@@ -14,15 +14,20 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kaigo.config import Settings
-from models.notice import NoticeRecord
+from models.notice import NoticePdf, NoticeRecord
+from models.registry import Person
 from models.security import AuditEvent
 from notices.models.common import Issuer
+from notices.pool import Renderer, RenderPool, render_in_thread
+from notices.render import RenderedNotice, UnprintableCharacterError, render_notice
 from services import notices
+from services.notices import IssuedNotice, NoticeVoided
 from tests.factories import insured_payload, person_payload
 
 EXPIRY_DATA: dict[str, Any] = {
@@ -44,6 +49,15 @@ async def register_person(intake: httpx.AsyncClient, **overrides: Any) -> str:
     return atena_no
 
 
+async def with_legacy_name(sessions: async_sessionmaker[AsyncSession], atena_no: str, name: str) -> str:
+    """The registry refuses unprintable names now; a name written before it checked them stays in the data."""
+    async with sessions() as session, session.begin():
+        person = await session.get(Person, atena_no)
+        assert person is not None
+        person.name_kanji = name
+    return atena_no
+
+
 async def issue_notice(
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
@@ -54,20 +68,22 @@ async def issue_notice(
     issued_on: date = ISSUED_ON,
     case_id: str | None = None,
     replaces_id: str | None = None,
-) -> NoticeRecord:
-    async with sessions() as session, session.begin():
-        return await notices.issue(
-            session=session,
-            idempotency_key=f"test:{uuid.uuid4().hex}",
-            kind=kind,
-            recipient_atena_no=atena_no,
-            issued_on=issued_on,
-            data=EXPIRY_DATA if data is None else data,
-            issuer=Issuer.from_settings(settings),
-            issued_by="test",
-            case_id=case_id,
-            replaces_id=replaces_id,
-        )
+    key: str | None = None,
+    render: Renderer = render_in_thread,
+) -> IssuedNotice:
+    return await notices.issue(
+        sessions,
+        idempotency_key=key or f"test:{uuid.uuid4().hex}",
+        kind=kind,
+        recipient_atena_no=atena_no,
+        issued_on=issued_on,
+        data=EXPIRY_DATA if data is None else data,
+        issuer=Issuer.from_settings(settings),
+        issued_by="test",
+        case_id=case_id,
+        replaces_id=replaces_id,
+        render=render,
+    )
 
 
 async def audit_rows(
@@ -88,7 +104,7 @@ def intake(as_staff: Callable[[str], httpx.AsyncClient]) -> httpx.AsyncClient:
 @pytest.fixture
 async def notice(
     intake: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], settings: Settings
-) -> NoticeRecord:
+) -> IssuedNotice:
     atena_no = await register_person(intake, name_kanji="髙橋 <b>花子</b>")
     return await issue_notice(sessions, settings, atena_no, case_id="renewal-" + "a" * 32)
 
@@ -144,7 +160,7 @@ async def test_a_list_needs_a_filter(intake: httpx.AsyncClient) -> None:
 
 async def test_pdf_is_the_stored_record_and_a_reprint_is_byte_identical(
     as_staff: Callable[[str], httpx.AsyncClient],
-    notice: NoticeRecord,
+    notice: IssuedNotice,
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     first = await as_staff("intake").get(f"/notices/{notice.id}/pdf")
@@ -167,7 +183,7 @@ async def test_pdf_is_the_stored_record_and_a_reprint_is_byte_identical(
 
 
 async def test_metadata_and_html_preview(
-    intake: httpx.AsyncClient, notice: NoticeRecord, sessions: async_sessionmaker[AsyncSession]
+    intake: httpx.AsyncClient, notice: IssuedNotice, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     meta = await intake.get(f"/notices/{notice.id}")
     assert meta.status_code == 200
@@ -200,7 +216,7 @@ async def test_metadata_and_html_preview(
     ],
 )
 async def test_only_notice_readers_get_a_notice(
-    as_staff: Callable[[str], httpx.AsyncClient], notice: NoticeRecord, login_id: str, status: int
+    as_staff: Callable[[str], httpx.AsyncClient], notice: IssuedNotice, login_id: str, status: int
 ) -> None:
     client = as_staff(login_id)
     for suffix in ("", "/pdf", "/html"):
@@ -244,7 +260,7 @@ async def test_missing_notice_names_the_field(intake: httpx.AsyncClient) -> None
 
 
 async def test_a_correction_is_a_new_notice_and_the_original_is_unchanged(
-    intake: httpx.AsyncClient, notice: NoticeRecord, sessions: async_sessionmaker[AsyncSession]
+    intake: httpx.AsyncClient, notice: IssuedNotice, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     body = {"data": {**EXPIRY_DATA, "care_level": "要介護4"}, "reason": "要介護度の転記誤り"}
     corrected = await intake.post(
@@ -264,9 +280,10 @@ async def test_a_correction_is_a_new_notice_and_the_original_is_unchanged(
 
     async with sessions() as session:
         original = await session.get(NoticeRecord, notice.id)
+        original_pdf = await session.get(NoticePdf, notice.id)
         stored_new = await session.get(NoticeRecord, new["id"])
-    assert original is not None and stored_new is not None
-    assert (original.pdf, original.sha256, original.data) == (notice.pdf, notice.sha256, notice.data)
+    assert original is not None and original_pdf is not None and stored_new is not None
+    assert (original_pdf.pdf, original_pdf.sha256, original.data) == (notice.pdf, notice.sha256, notice.data)
     assert stored_new.data["care_level"] == "要介護4"
     assert (await intake.get(f"/notices/{notice.id}/pdf")).content == notice.pdf
 
@@ -298,7 +315,7 @@ async def test_a_correction_is_a_new_notice_and_the_original_is_unchanged(
 
 
 async def test_the_database_refuses_to_change_an_issued_notice(
-    notice: NoticeRecord, sessions: async_sessionmaker[AsyncSession]
+    notice: IssuedNotice, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError
@@ -321,15 +338,40 @@ async def test_the_database_refuses_to_change_an_issued_notice(
     ],
 )
 async def test_bad_corrections_name_the_field(
-    intake: httpx.AsyncClient, notice: NoticeRecord, body: dict[str, Any], field: str
+    intake: httpx.AsyncClient, notice: IssuedNotice, body: dict[str, Any], field: str
 ) -> None:
     response = await intake.post(f"/notices/{notice.id}/corrections", json=body)
     assert response.status_code == 422, response.text
     assert field in [e["field"] for e in response.json()["errors"]]
 
 
+async def test_two_staff_correcting_one_notice_at_once_get_one_correction(
+    as_staff: Callable[[str], httpx.AsyncClient],
+    notice: IssuedNotice,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    body = {"data": {**EXPIRY_DATA, "care_level": "要介護4"}, "reason": "転記誤り"}
+    responses = await asyncio.gather(
+        as_staff("intake").post(
+            f"/notices/{notice.id}/corrections", json=body, headers={"Idempotency-Key": "desk-a-0001"}
+        ),
+        as_staff("restriction").post(
+            f"/notices/{notice.id}/corrections", json=body, headers={"Idempotency-Key": "desk-b-0001"}
+        ),
+    )
+    assert sorted(r.status_code for r in responses) == [201, 409]
+    winner = next(r for r in responses if r.status_code == 201).json()
+    loser = next(r for r in responses if r.status_code == 409).json()
+    assert loser["replaced_by"] == winner["id"] and winner["document_no"] == "令和8年度 介更第2号"
+    async with sessions() as session:
+        numbers = (
+            await session.exec(select(NoticeRecord.sequence).order_by(col(NoticeRecord.sequence)))
+        ).all()
+    assert list(numbers) == [1, 2]  # the refused correction took no number
+
+
 async def test_corrections_need_notice_issue(
-    as_staff: Callable[[str], httpx.AsyncClient], notice: NoticeRecord
+    as_staff: Callable[[str], httpx.AsyncClient], notice: IssuedNotice
 ) -> None:
     body = {"data": EXPIRY_DATA, "reason": "誤り"}
     refused = await as_staff("supervisor").post(f"/notices/{notice.id}/corrections", json=body)
@@ -364,3 +406,220 @@ async def test_twenty_concurrent_issuers_get_numbers_one_to_twenty(
         ).all()
     assert [row[0] for row in stored] == list(range(1, 21))
     assert [row[1] for row in stored] == [f"令和8年度 介更第{n}号" for n in range(1, 21)]
+
+
+async def test_twenty_concurrent_issuers_rendering_in_worker_processes_share_one_counter(
+    intake: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """As the notice worker issues: numbers taken in short transactions, PDFs rendered in a process pool."""
+    recipients = [await register_person(intake) for _ in range(4)]
+    pool = RenderPool(2)
+    try:
+        issued = await asyncio.gather(
+            *(issue_notice(sessions, settings, recipients[i % 4], render=pool.render) for i in range(20))
+        )
+    finally:
+        pool.close()
+    assert sorted(n.sequence for n in issued) == list(range(1, 21))
+    for notice in issued[:3]:  # each PDF prints its own number, and is what the stored data renders
+        again = render_notice(notice.kind, notice.record.data, notice.record.issuer or {})
+        assert again.pdf == notice.pdf and notice.document_no in notice.record.data["document_no"]
+
+
+# ------------------------------------------------------------------------ 作成中, 欠番, and numbers kept
+
+
+async def _failing(error: Exception) -> Renderer:
+    async def render(kind: str, data: Any, issuer: Any) -> RenderedNotice:
+        raise error
+
+    return render
+
+
+async def test_unprintable_input_is_refused_before_a_number_is_taken(
+    intake: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    gaiji = await with_legacy_name(
+        sessions, await register_person(intake), "山田 \ue000子"
+    )  # a 外字 code point
+    with pytest.raises(UnprintableCharacterError, match="U\\+E000"):
+        await issue_notice(sessions, settings, gaiji)
+    with pytest.raises(notices.NoticeDataError):
+        await issue_notice(sessions, settings, gaiji, data={**EXPIRY_DATA, "care_level": ""})
+    first = await issue_notice(sessions, settings, await register_person(intake))
+    assert first.document_no == "令和8年度 介更第1号"  # neither refusal used a number
+
+
+async def test_a_number_that_can_never_print_is_a_recorded_void_and_stays_used(
+    intake: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    atena_no = await register_person(intake)
+    # Checked before numbering, it still fails at render time (e.g. templates changed between the steps).
+    broken = await _failing(UnprintableCharacterError("通知書の書体で印刷できない文字があります: X (U+E000)"))
+    with pytest.raises(NoticeVoided) as voided:
+        await issue_notice(sessions, settings, atena_no, key="void-me-1", render=broken)
+    void_id = voided.value.record.id
+    assert voided.value.record.document_no == "令和8年度 介更第1号"
+    assert "欠番" in str(voided.value) and voided.value.void.voided_by == "test"
+    # A retry with the same key neither renders again nor takes a number: the 欠番 stands.
+    with pytest.raises(NoticeVoided):
+        await issue_notice(sessions, settings, atena_no, key="void-me-1")
+    after = await issue_notice(sessions, settings, atena_no)
+    assert after.document_no == "令和8年度 介更第2号"
+
+    listed = (await intake.get("/notices", params={"atena_no": atena_no})).json()["items"]
+    void_view = next(n for n in listed if n["id"] == void_id)
+    assert (void_view["state"], void_view["sha256"], void_view["void_reason"]) == (
+        "void",
+        None,
+        "unprintable",
+    )
+    assert "U+E000" in void_view["void_detail"]
+    pdf = await intake.get(f"/notices/{void_id}/pdf")
+    assert pdf.status_code == 410 and "欠番" in pdf.json()["detail"]
+
+
+async def test_a_crashed_render_leaves_the_notice_in_progress_until_a_retry_completes_it(
+    intake: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    atena_no = await register_person(intake)
+    with pytest.raises(RuntimeError):
+        await issue_notice(
+            sessions, settings, atena_no, key="crash-1", render=await _failing(RuntimeError("killed"))
+        )
+    (pending,) = (await intake.get("/notices", params={"atena_no": atena_no})).json()["items"]
+    assert (pending["state"], pending["document_no"], pending["pages"]) == (
+        "rendering",
+        "令和8年度 介更第1号",
+        None,
+    )
+    refused = await intake.get(f"/notices/{pending['id']}/pdf")
+    assert refused.status_code == 409 and refused.headers["retry-after"] == "5"
+    assert "作成中" in refused.json()["detail"]
+
+    done = await issue_notice(sessions, settings, atena_no, key="crash-1")
+    assert (done.id, done.document_no) == (pending["id"], "令和8年度 介更第1号")
+    served = await intake.get(f"/notices/{done.id}/pdf")
+    assert served.status_code == 200 and served.content == done.pdf
+    # The row was written before rendering; rendering its stored data again gives the same bytes.
+    assert render_notice(done.kind, done.record.data, done.record.issuer or {}).pdf == done.pdf
+
+
+async def test_concurrent_attempts_store_one_pdf(
+    intake: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    atena_no = await register_person(intake)
+    results = await asyncio.gather(
+        *(issue_notice(sessions, settings, atena_no, key="same-key-1") for _ in range(5))
+    )
+    assert len({(r.id, r.sha256) for r in results}) == 1
+    async with sessions() as session:
+        count = (
+            await session.exec(select(sa.func.count()).select_from(NoticePdf))  # type: ignore[call-overload]
+        ).one()
+    assert count == 1
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE notice_pdf SET pages = 9",
+        "DELETE FROM notice_pdf",
+        "DELETE FROM notice",
+        "UPDATE notice_void SET detail = 'x'",
+        "DELETE FROM notice_void",
+    ],
+)
+async def test_the_database_refuses_to_change_or_remove_notices_pdfs_and_voids(
+    notice: IssuedNotice,
+    intake: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    statement: str,
+) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    with pytest.raises(NoticeVoided):
+        await issue_notice(
+            sessions,
+            settings,
+            notice.recipient_atena_no,
+            render=await _failing(UnprintableCharacterError("x")),
+        )
+    with pytest.raises(DBAPIError, match="insert-only"):
+        async with sessions() as session, session.begin():
+            await session.exec(sa.text(statement))  # type: ignore[call-overload]
+
+
+async def test_the_retention_purge_removes_a_persons_notices_pdfs_and_voids(
+    intake: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    database_url: str,
+) -> None:
+    from kaigo.operator_jobs import run_purge
+
+    gone, kept = await register_person(intake), await register_person(intake)
+    issued = await issue_notice(sessions, settings, gone)
+    with pytest.raises(NoticeVoided):
+        await issue_notice(sessions, settings, gone, render=await _failing(UnprintableCharacterError("x")))
+    staying = await issue_notice(sessions, settings, kept)
+    removal = {"removed_on": "2015-03-31", "removal_reason": "death"}
+    assert (await intake.post(f"/persons/{gone}/removal", json=removal)).status_code < 300
+    await run_purge(settings, database_url, dry_run=False)
+    async with sessions() as session:
+        left = {
+            table: (await session.exec(sa.text(f"SELECT count(*) FROM {table}"))).one()[0]  # type: ignore[call-overload]
+            for table in ("notice", "notice_pdf", "notice_void")
+        }
+        assert await session.get(NoticeRecord, issued.id) is None
+        assert await session.get(NoticePdf, staying.id) is not None
+    assert left == {"notice": 1, "notice_pdf": 1, "notice_void": 0}
+
+
+async def test_cli_lists_unfinished_numbers_and_completes_the_ones_in_progress(
+    intake: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from kaigo.cli import app as cli
+    from kaigo.config import get_settings
+
+    atena_no = await register_person(intake)
+    with pytest.raises(RuntimeError):
+        await issue_notice(sessions, settings, atena_no, render=await _failing(RuntimeError("killed")))
+    with pytest.raises(NoticeVoided):
+        await issue_notice(
+            sessions, settings, atena_no, render=await _failing(UnprintableCharacterError("x"))
+        )
+    await issue_notice(sessions, settings, atena_no)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        listed = await asyncio.to_thread(runner.invoke, cli, ["notices", "unfinished"])
+        assert listed.exit_code == 0, listed.output
+        lines = [line.split("\t") for line in listed.stdout.splitlines()]
+        assert [(line[0], line[-1][:2]) for line in lines] == [
+            ("令和8年度 介更第1号", "作成"),  # 作成中
+            ("令和8年度 介更第2号", "欠番"),
+        ]
+        completed = await asyncio.to_thread(
+            runner.invoke, cli, ["notices", "unfinished", "--complete", "--operator", "yamada"]
+        )
+        assert completed.exit_code == 0, completed.output
+        assert "作成しました" in completed.stdout.splitlines()[0]
+        after = await asyncio.to_thread(runner.invoke, cli, ["notices", "unfinished"])
+        assert [line.split("\t")[0] for line in after.stdout.splitlines()] == ["令和8年度 介更第2号"]
+    finally:
+        get_settings.cache_clear()
+    (first,) = [
+        n
+        for n in (await intake.get("/notices", params={"atena_no": atena_no})).json()["items"]
+        if n["sequence"] == 1
+    ]
+    assert first["state"] == "issued" and (await intake.get(f"/notices/{first['id']}/pdf")).status_code == 200

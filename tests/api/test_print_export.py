@@ -20,10 +20,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from typer.testing import CliRunner
 
 from kaigo.config import Settings
-from models.notice import NoticeRecord
 from models.print_export import NoticeExportCreate, NoticeExportItem
 from notices import fixtures
+from notices.render import RenderedNotice, UnprintableCharacterError
 from services import print_export
+from services.notices import IssuedNotice, NoticeVoided
 from tests.api.test_notices_api import audit_rows, issue_notice, register_person
 
 KIND = "explanation_review_result"
@@ -54,7 +55,7 @@ async def issued(
     as_staff: Callable[[str], httpx.AsyncClient],
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
-) -> list[NoticeRecord]:
+) -> list[IssuedNotice]:
     intake = as_staff("intake")
     records = []
     for postal_code, copies in RECIPIENTS:
@@ -79,7 +80,7 @@ def _manifest(content: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))
 
 
-def _check_batch(pdf: bytes, manifest: bytes, by_number: dict[str, NoticeRecord]) -> list[list[str]]:
+def _check_batch(pdf: bytes, manifest: bytes, by_number: dict[str, IssuedNotice]) -> list[list[str]]:
     """Header exactly as agreed; each range holds exactly its notice's pages; ranges cover the PDF."""
     rows = _manifest(manifest)
     assert rows[0] == HEADER
@@ -98,7 +99,7 @@ def _check_batch(pdf: bytes, manifest: bytes, by_number: dict[str, NoticeRecord]
     return rows[1:]
 
 
-def _sort_key(notice: NoticeRecord) -> tuple[str, int, int]:
+def _sort_key(notice: IssuedNotice) -> tuple[str, int, int]:
     return notice.postal_code, notice.fiscal_year, notice.sequence
 
 
@@ -107,7 +108,7 @@ def _sort_key(notice: NoticeRecord) -> tuple[str, int, int]:
 
 async def test_api_export_bundles_sorted_batches_with_minimal_manifests(
     as_staff: Callable[[str], httpx.AsyncClient],
-    issued: list[NoticeRecord],
+    issued: list[IssuedNotice],
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     supervisor = as_staff("supervisor")
@@ -162,7 +163,7 @@ async def test_api_export_bundles_sorted_batches_with_minimal_manifests(
 
 async def test_exported_and_superseded_notices_are_left_out_unless_asked(
     as_staff: Callable[[str], httpx.AsyncClient],
-    issued: list[NoticeRecord],
+    issued: list[IssuedNotice],
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
 ) -> None:
@@ -190,6 +191,38 @@ async def test_exported_and_superseded_notices_are_left_out_unless_asked(
     assert reprint["notice_count"] == 7  # the corrected original stays out: the correction replaces it
 
 
+async def test_notices_without_a_stored_pdf_are_not_exported(
+    as_staff: Callable[[str], httpx.AsyncClient],
+    issued: list[IssuedNotice],
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    """作成中 waits for a later export; a 欠番 never prints. Both keep their numbers out of the manifest."""
+
+    async def crash(kind: str, data: Any, issuer: Any) -> RenderedNotice:
+        raise RuntimeError("render process killed")
+
+    async def unprintable(kind: str, data: Any, issuer: Any) -> RenderedNotice:
+        raise UnprintableCharacterError("x")
+
+    atena_no = issued[0].recipient_atena_no
+    with pytest.raises(RuntimeError):
+        await issue_notice(sessions, settings, atena_no, kind=KIND, data=_data(1), render=crash)
+    with pytest.raises(NoticeVoided):
+        await issue_notice(sessions, settings, atena_no, kind=KIND, data=_data(1), render=unprintable)
+    job = (await as_staff("supervisor").post("/notice-exports", json=_request(batch_size=500))).json()
+    assert job["notice_count"] == 7
+    async with sessions() as session:
+        members = set(
+            (
+                await session.exec(
+                    select(NoticeExportItem.notice_id).where(NoticeExportItem.job_id == job["id"])
+                )
+            ).all()
+        )
+    assert members == {n.id for n in issued}
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -210,7 +243,7 @@ async def test_bad_export_requests_name_the_field(
 
 
 async def test_only_exporters_export_and_files_are_found_by_exact_name(
-    as_staff: Callable[[str], httpx.AsyncClient], issued: list[NoticeRecord]
+    as_staff: Callable[[str], httpx.AsyncClient], issued: list[IssuedNotice]
 ) -> None:
     for login_id in ("intake", "restriction", "board", "surveyor", "admin"):
         assert (await as_staff(login_id).post("/notice-exports", json=_request())).status_code == 403
@@ -230,7 +263,7 @@ async def test_only_exporters_export_and_files_are_found_by_exact_name(
 
 async def test_api_jobs_are_limited_to_modest_sizes(
     as_staff: Callable[[str], httpx.AsyncClient],
-    issued: list[NoticeRecord],
+    issued: list[IssuedNotice],
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     async with sessions() as session, session.begin():
@@ -242,7 +275,7 @@ async def test_api_jobs_are_limited_to_modest_sizes(
 
 async def test_a_file_whose_notices_were_purged_is_gone_not_rebuilt_differently(
     as_staff: Callable[[str], httpx.AsyncClient],
-    issued: list[NoticeRecord],
+    issued: list[IssuedNotice],
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     from models.common import today_in_japan
@@ -285,7 +318,7 @@ def _interrupt_after(count: int) -> Callable[[], None]:
 
 
 async def test_an_interrupted_export_resumes_without_redoing_or_duplicating_batches(
-    issued: list[NoticeRecord], sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+    issued: list[IssuedNotice], sessions: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     async with sessions() as session, session.begin():
         job = await print_export.plan(
@@ -337,7 +370,7 @@ async def test_an_interrupted_export_resumes_without_redoing_or_duplicating_batc
 
 
 async def test_two_processes_resuming_one_job_produce_each_batch_once(
-    issued: list[NoticeRecord], sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+    issued: list[IssuedNotice], sessions: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     async with sessions() as session, session.begin():
         job = await print_export.plan(
@@ -355,7 +388,7 @@ async def test_two_processes_resuming_one_job_produce_each_batch_once(
 
 
 async def test_a_done_batch_record_cannot_be_rewritten(
-    issued: list[NoticeRecord], sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+    issued: list[IssuedNotice], sessions: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError
@@ -378,7 +411,7 @@ async def test_a_done_batch_record_cannot_be_rewritten(
 
 
 async def test_cli_exports_with_progress_and_resumes_by_job_id(
-    issued: list[NoticeRecord],
+    issued: list[IssuedNotice],
     sessions: async_sessionmaker[AsyncSession],
     database_url: str,
     tmp_path: Path,

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pypdf
@@ -21,6 +22,7 @@ from weasyprint import HTML
 from notices import fixtures
 from notices.catalogue import CATALOGUE, kind_codes
 from notices.models import Issuer
+from notices.numbering import document_no, fiscal_year_of
 from notices.render import (
     TEMPLATE_DIR,
     UnprintableCharacterError,
@@ -82,11 +84,38 @@ def test_every_notice_prints_the_header_block(kind: str, rendered: dict[str, Ren
         f"{recipient['name']}　様",
         recipient["address"],
         data["document_no"],
-        "旭川市長",
+        "旭川市長　○○　○○",  # the office and the mayor's name (settings), then the seal line
+        "（公印省略）",
         "〒" + recipient["postal_code"][:3] + "-" + recipient["postal_code"][3:],
         "1 / ",
     ):
         assert expected in text, expected
+
+
+@pytest.mark.parametrize("kind", kind_codes())
+def test_pages_after_the_first_name_the_document_and_the_addressee(
+    kind: str, rendered: dict[str, Rendered]
+) -> None:
+    data = fixtures.load(kind)
+    running = f"{data['document_no']}　{data['recipient']['name']}　様"
+    first, *rest = [page.extract_text() for page in pdf_pages(rendered[kind].pdf)]
+    assert running not in first  # page 1 has the full header block instead
+    for text in rest:
+        assert running in text.splitlines()
+
+
+def test_issuer_lines_come_from_the_settings(issuer: Issuer) -> None:
+    mayor = issuer.model_copy(update={"mayor_name": "旭山　動子"})
+    text = pdf_text(render_pdf(render_html("expiry_reminder", fixtures.load("expiry_reminder"), mayor)))
+    assert "旭川市長　旭山　動子\n（公印省略）" in text
+
+
+@pytest.mark.parametrize("kind", kind_codes())
+def test_fixtures_are_numbered_as_live_notices_are(kind: str) -> None:
+    data = fixtures.load(kind)
+    number = int(data["document_no"].rsplit("第", 1)[1].removesuffix("号"))
+    fiscal_year = fiscal_year_of(date.fromisoformat(data["issue_date"]))
+    assert data["document_no"] == document_no(kind, fiscal_year, number)
 
 
 @pytest.mark.parametrize("kind", DISPOSITIONS)

@@ -6,6 +6,7 @@ RECORD_HISTORIES=1, each finished history is written to tests/histories/ for the
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -34,10 +35,11 @@ from models.certification import (
     Stage,
 )
 from models.certification_tasks import CertificationTask as TaskKind
-from models.notice import NoticeRecord
+from models.notice import NoticePdf, NoticeRecord
 from models.procedure import NOTICE_REPAIR, CaseClosed, EndCase
 from models.registry import Person
 from models.task import Task, TaskState
+from notice_worker import build_thread_worker as build_notice_worker
 from rules.calendar import add_months, month_end
 from rules.certification import ApplicationKind, decision_deadline, validity_period
 from rules.primary_determination import CareLevel
@@ -53,7 +55,7 @@ from tests.certification_helpers import (
     seed_insured,
     survey_payload,
 )
-from worker import build_notice_worker, build_worker
+from worker import build_worker
 from workflows.calendar import JST
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
@@ -128,10 +130,15 @@ async def start(
 
     yield start_case
     # A case left running would hold the shared test server's clock: time only skips when every
-    # workflow's tasks are handled, and this test's worker is about to stop.
+    # workflow's tasks are handled, and this test's worker is about to stop. A case that is finishing gets a
+    # moment to complete its last activities (a terminated one's in-flight activity stalls the test server's
+    # clock too); the rest are terminated.
     for workflow_id in started:
+        handle = worker.get_workflow_handle(workflow_id)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(handle.result(), timeout=2)
         with contextlib.suppress(RPCError):
-            await worker.get_workflow_handle(workflow_id).terminate("test finished")
+            await handle.terminate("test finished")
 
 
 @pytest.fixture
@@ -223,8 +230,9 @@ async def test_27_new_application_from_intake_to_result_notice(
     assert (outcome.valid_from, outcome.valid_to) == validity_period(ApplicationKind.NEW, applied, 6)
     notices = await _notices(sessions, case)
     assert [n.kind for n in notices] == ["certification_result"]
-    assert notices[0].pdf.startswith(b"%PDF") and notices[0].pages in (1, 2)
     async with sessions() as session:
+        stored = await session.get(NoticePdf, notices[0].id)
+        assert stored is not None and stored.pdf.startswith(b"%PDF") and stored.pages in (1, 2)
         assert (await session.get(Certification, case.application_id)) is not None
         open_tasks = (
             await session.exec(
@@ -586,6 +594,7 @@ async def test_withdrawal_at_once_leaves_no_task_open(
     async with sessions() as session:
         states = (await session.exec(select(Task.state).where(Task.case_id == case.case_id))).all()
     assert states and set(states) == {TaskState.CANCELLED}
+    assert (await _result(worker, case)).end_reason == EndReason.WITHDRAWN
 
 
 async def test_death_in_the_registry_ends_every_open_case(
