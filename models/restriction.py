@@ -384,6 +384,8 @@ class ResumeState(BaseModel):
     suspension_from: date | None = None
     notice_seq: int = 0
     offsets: int = 0
+    withheld_total: int = 0
+    offset_posted: int = 0
 
 
 class RestrictionInput(BaseModel):
@@ -445,6 +447,10 @@ class LiftingApplication(BaseModel):
 
 class LiftingRequest(LiftingApplication):
     actor: str
+
+
+class LiftingAccepted(BaseModel):
+    task_id: str = PydanticField(description="終了申請の審査タスク")
 
 
 class InsurerNotice(BaseModel):
