@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Literal, Self
+from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -166,8 +166,11 @@ class ReductionReview(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"usual_copay_percent": 10}]})
 
-    usual_copay_percent: Literal[10, 20, 30] = Field(
-        description="通常の利用者負担割合 (%): 3割の者は給付率6割、それ以外は7割になります"
+    usual_copay_percent: int = Field(
+        ge=10,
+        le=30,
+        multiple_of=10,
+        description="通常の利用者負担割合 (%): 10・20・30。3割の者は給付率6割、それ以外は7割になります",
     )
 
 
