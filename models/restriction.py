@@ -737,7 +737,10 @@ class RestrictionPublic(BaseModel):
         description="planned: 予告済み (処分前), active: 適用中, ended: 解除・期間満了"
     )
     valid_from: date | None = PydanticField(description="適用開始日")
-    valid_to: date | None = PydanticField(description="適用終了日 (解除の前日・減額期間の末日)")
+    valid_to: date | None = PydanticField(
+        description="適用終了日 (解除日の前日・減額期間の末日; 適用開始前に解除されたときは null)"
+    )
+    lifted_on: date | None = PydanticField(default=None, description="解除日")
     case_id: str
     certification_id: str | None = PydanticField(default=None, description="69条: 記載した認定")
     benefit_rate: int | None = PydanticField(default=None, description="69条: 給付率 (%)")

@@ -631,6 +631,7 @@ async def restrictions_of(session: AsyncSession, insured_no: str, as_of: date) -
     items: list[RestrictionPublic] = []
     for row, case in rows:
         open_ = case.state == CaseState.OPEN
+        # Lifted before it took effect (paid between the notice and the 1st): it never applied.
         until = (row.lifted_on - timedelta(days=1)) if row.lifted_on else None
         if row.kind == RestrictionKind.CATEGORY2:
             if row.suspension_from or (open_ and row.advance_notice_on):
@@ -681,11 +682,13 @@ def _item(
         status = "ended"
     else:
         status = "active" if since <= as_of else "planned"
+    never_applied = since is not None and until is not None and until < since
     return RestrictionPublic(
         measure=measure,
         label=measure.label,
         status=status,  # type: ignore[arg-type]
         valid_from=since,
-        valid_to=until,
+        valid_to=None if never_applied else until,
+        lifted_on=row.lifted_on,
         case_id=row.case_id,
     )

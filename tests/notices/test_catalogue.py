@@ -309,3 +309,15 @@ def test_68_2_lifting_comes_after_the_insurers_notice() -> None:
     data = fixtures.load("category2_suspension_lifted") | {"lifted_on": "2026-03-01"}
     with pytest.raises(NoticeDataError, match="医療保険者"):
         validate_data("category2_suspension_lifted", data)
+
+
+def test_66_3_lifting_before_the_change_took_effect_says_it_was_planned(issuer: Issuer) -> None:
+    data = fixtures.load("restriction_lifted") | {
+        "lifted_measures": ["payment_method_change"],
+        "withheld_release_total": 0,
+        "lifted_on": "2025-12-20",
+    }
+    html = render_html("restriction_lifted", data, issuer)
+    assert "令和8年1月1日から適用することとしていた給付制限" in html
+    in_effect = render_html("restriction_lifted", fixtures.load("restriction_lifted"), issuer)
+    assert "適用している給付制限" in in_effect
