@@ -239,6 +239,7 @@ class RestrictionCase(SQLModel, table=True):
     arrears_total: int = 0
     arrears_checked_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     end_reason: str | None = Field(default=None, max_length=16)
+    closed_on: date | None = None  # the business date the case closed (the quiet period counts from it)
     created_by: str = Field(max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
@@ -533,6 +534,7 @@ class RestrictionPatch(BaseModel):
     arrears_total: int | None = None
     arrears_checked: bool | None = None  # set arrears_checked_at to the time of the write
     end_reason: str | None = None
+    closed_on: date | None = None
     reduction: BenefitReductionIn | None = None  # 69条: inserted once
 
 
@@ -783,6 +785,7 @@ class RestrictionRecord(BaseModel):
     arrears_total: int
     arrears_checked_at: datetime | None
     end_reason: str | None
+    closed_on: date | None
     reduction: dict[str, Any] | None = None
 
 

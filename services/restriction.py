@@ -123,7 +123,7 @@ async def _recently_closed(session: AsyncSession, insured_no: str, as_of: date, 
             RestrictionCase.kind == RestrictionKind.DELINQUENCY,
             col(CaseRecord.outcome).in_(list(_QUIET_OUTCOMES)),
             col(RestrictionCase.lift_reason).is_distinct_from(LiftReason.PAID_IN_FULL),
-            col(CaseRecord.closed_at) >= since,
+            col(RestrictionCase.closed_on) >= since,
         )
     )
     return found.first()
@@ -404,7 +404,7 @@ async def start_by_staff(
             field="insured_no",
             extra={"case_id": opened.case_id},
         )
-    if opened.skipped == "already_open":
+    if opened.skipped == "already_open" or not opened.created:  # another case, or this episode's already
         async with sessions() as session:
             open_case = await cases.open_case_of(
                 session=session, model=RESTRICTION, insured_no=data.insured_no

@@ -455,7 +455,7 @@ class RestrictionWorkflow(ProcedureWorkflow):
             lift_reason=LiftReason.INSURER_NOTICE,
         )
         self.event("lifted", "restriction.lifted", detail={"reason": LiftReason.INSURER_NOTICE})
-        self.close(Stage.LIFTED, Outcome.LIFTED)
+        self._close(Stage.LIFTED, Outcome.LIFTED)
 
     # ------------------------------------------------------------------------------------ 69条
 
@@ -511,7 +511,7 @@ class RestrictionWorkflow(ProcedureWorkflow):
         self.event("reduction-recorded", "reduction.recorded", detail={
             "months": facts.months, "from": start.isoformat(), "to": end.isoformat(), "rate": rate,
         })  # fmt: skip
-        self.close(Stage.RECORDED, Outcome.REDUCTION_RECORDED)
+        self._close(Stage.RECORDED, Outcome.REDUCTION_RECORDED)
 
     # ------------------------------------------------------------------------ 予告と弁明の機会
 
@@ -640,11 +640,16 @@ class RestrictionWorkflow(ProcedureWorkflow):
         self.lift_reason = reason
         self.patch(lifted_on=today, lift_reason=reason)
         self.event("lifted", "restriction.lifted", detail={"reason": reason, "remaining": snapshot.total})
-        self.close(Stage.LIFTED, Outcome.LIFTED)
+        self._close(Stage.LIFTED, Outcome.LIFTED)
+
+    def _close(self, stage: Stage, outcome: Outcome) -> None:
+        """The kernel's close, with the business date the case closed in the read model."""
+        self.patch(closed_on=business_today())
+        self.close(stage, outcome)
 
     def _close_without_measure(self, outcome: Outcome) -> None:
         self.event(f"closed:{outcome}", f"restriction.{outcome}")
-        self.close(Stage.NOT_RESTRICTED, outcome)
+        self._close(Stage.NOT_RESTRICTED, outcome)
 
     def _end(self) -> None:
         assert self.ended is not None
@@ -652,7 +657,7 @@ class RestrictionWorkflow(ProcedureWorkflow):
         self.event("ended", "case.ended", self.ended.actor, {
             "reason": self.ended.reason, "on": self.ended.on.isoformat(),
         })  # fmt: skip
-        self.close(Stage.ENDED, Outcome.ENDED)
+        self._close(Stage.ENDED, Outcome.ENDED)
 
     # --------------------------------------------------------------------------------------- helpers
 

@@ -97,6 +97,7 @@ def upgrade() -> None:
         sa.Column("arrears_total", sa.Integer(), nullable=False),
         sa.Column("arrears_checked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("end_reason", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+        sa.Column("closed_on", sa.Date(), nullable=True),
         sa.Column("created_by", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),

@@ -28,6 +28,7 @@ from kaigo.errors import ProblemError
 from models.case import CaseRecord
 from models.certification import ApplicationCreate
 from models.restriction import (
+    AssessmentBatch,
     AssessmentIn,
     BenefitReduction,
     EndReason,
@@ -47,7 +48,8 @@ from models.task import Task, TaskState
 from rules.calendar import resident_deadline_after
 from rules.primary_determination import CareLevel
 from rules.restriction import first_of_next_month, months_passed_on
-from services import cases, certification, restriction
+from services import cases, certification, premiums, restriction
+from services.notices import fiscal_year_of
 from tests.certification_helpers import BOARD, CaseDriver, primary_payload, seed_board, seed_insured
 from tests.restriction_helpers import (
     RestrictionDriver,
@@ -642,3 +644,69 @@ async def test_69_certification_with_time_barred_premiums_records_a_reduction_pa
         await pay(sessions, worker, ledger[0], receipt_no="LATE-1", paid_on=now)
     assert barred.value.status == 422 and barred.value.code == "time-barred"
     await record_history(worker, case.case_id, "reduction")
+
+
+# ------------------------------------------------------------------------------- one case per person
+
+
+async def test_66_one_open_case_per_person_and_a_new_episode_after_it_closes(
+    worker: Client, sessions: async_sessionmaker[AsyncSession], queue_settings: Settings, opened: list[str]
+) -> None:
+    _, ledger = await _in_arrears(sessions)
+    case = await _open(worker, sessions, queue_settings, opened)
+    again = await restriction.open_delinquency_case(
+        sessions=sessions, temporal=worker, insured_no=INSURED, as_of=await today(), trigger=Trigger.SCAN,
+        policy=RestrictionPolicy(), office="honcho", actor="system",
+        task_queue=queue_settings.temporal_task_queue,
+    )  # fmt: skip
+    assert (again.case_id, again.created) == (case.case_id, False)  # the same episode: the same case
+    with pytest.raises(ProblemError) as open_one:
+        await restriction.start_by_staff(
+            sessions=sessions, temporal=worker, data=RestrictionStart(insured_no=INSURED, kind="delinquency"),
+            today=await today(), policy=RestrictionPolicy(), office="honcho",
+            task_queue=queue_settings.temporal_task_queue, actor="restriction",
+        )  # fmt: skip
+    assert open_one.value.status == 409 and open_one.value.extra["case_id"] == case.case_id
+    for n, item in enumerate(ledger):
+        await pay(sessions, worker, item, receipt_no=f"E-{n}", paid_on=await today())
+    assert (await _outcome(worker, case)).outcome == Outcome.PAID_BEFORE_MEASURE
+    # A later episode: another 期別 left unpaid for over a year (a 随時 調定) opens a new case.
+    late_due = await today() - timedelta(days=400)
+    late = AssessmentIn(
+        insured_no=INSURED, fiscal_year=fiscal_year_of(late_due), period=12, due_on=late_due, amount=3_000
+    )
+    async with sessions() as session, session.begin():
+        await premiums.post_assessments(
+            session=session, batch=AssessmentBatch(assessments=[late]), actor="test"
+        )
+    later = await _open(worker, sessions, queue_settings, opened)
+    assert later.case_id != case.case_id
+    await later.open_task(T.EXPLANATION)
+
+
+async def test_66_special_circumstances_keep_the_same_arrears_from_reopening_for_the_quiet_period(
+    worker: Client, sessions: async_sessionmaker[AsyncSession], queue_settings: Settings, opened: list[str]
+) -> None:
+    await _in_arrears(sessions)
+    case = await _open(worker, sessions, queue_settings, opened)
+    await case.complete(
+        T.EXPLANATION,
+        {"received_on": (await today()).isoformat(), "form": "oral", "claims_special_circumstances": True,
+         "summary": "災害により住宅が全壊"},
+    )  # fmt: skip
+    await case.complete(T.EXPLANATION_REVIEW, {"accepted": True, "reasons": ["罹災証明書を確認"]})
+    await _outcome(worker, case)
+    quiet = await restriction.open_delinquency_case(
+        sessions=sessions, temporal=worker, insured_no=INSURED, as_of=await today(), trigger=Trigger.SCAN,
+        policy=RestrictionPolicy(), office="honcho", actor="system",
+        task_queue=queue_settings.temporal_task_queue,
+    )  # fmt: skip
+    assert (quiet.skipped, quiet.case_id) == ("recently_closed", case.case_id)
+    after = await restriction.open_delinquency_case(
+        sessions=sessions, temporal=worker, insured_no=INSURED, as_of=await today(), trigger=Trigger.SCAN,
+        policy=RestrictionPolicy(reopen_after_days=0), office="honcho",
+        task_queue=queue_settings.temporal_task_queue, actor="system",
+    )  # fmt: skip
+    assert after.created and after.case_id != case.case_id
+    assert after.case_id is not None
+    opened.append(after.case_id)
