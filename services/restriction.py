@@ -567,10 +567,14 @@ async def signal_case(temporal: Client, case_id: str, source: str) -> bool:
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:  # closed meanwhile, or the header awaits its workflow
             return False
+        if temporal_client.unavailable(error) is None:
+            raise
         log.warning("restriction_signal_failed", case_id=case_id, status=str(error.status))
         return False
-    except temporal_client.TemporalUnavailable:
-        log.warning("restriction_signal_failed", case_id=case_id, status="timeout")
+    except Exception as error:  # the payment is committed: an outage must not turn it into an error
+        if temporal_client.unavailable(error) is None:
+            raise
+        log.warning("restriction_signal_failed", case_id=case_id, status="unavailable")
         return False
     return True
 

@@ -5,6 +5,7 @@ nothing half-written (a 消込 file with one bad line records nothing)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from datetime import date, timedelta
 
@@ -13,9 +14,14 @@ import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client as TemporalClient
 
+from api.deps import Resources
+from api.main import create_app
+from kaigo import temporal_client
+from models.case import CaseRecord
 from models.common import today_in_japan
-from models.restriction import PremiumPayment
+from models.restriction import PremiumPayment, RestrictionCase
 from models.security import AuditEvent
 from tests.factories import insured_payload, person_payload
 
@@ -319,3 +325,45 @@ async def test_restrictions_of_a_person_without_any(as_staff: Client) -> None:
         "/restriction-cases", json={"insured_no": insured_no, "kind": "delinquency"}
     )
     assert start.status_code == 422 and start.json()["type"].endswith(":no-arrears")
+
+
+async def test_a_payment_is_recorded_while_temporal_is_down_and_the_case_is_told_later(
+    resources: Resources,
+    staff_tokens: dict[str, str],
+    as_staff: Client,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The ledger is the record: an outage only delays telling the case (the daily reconciliation does)."""
+    atena_no, insured_no = await _resident(as_staff)
+    rows = await _ledger(as_staff, insured_no, [today_in_japan() - timedelta(days=400)])
+    case_id = f"restriction-{'a' * 32}"
+    async with sessions() as session, session.begin():
+        session.add(
+            CaseRecord(
+                id=case_id, case_type="restriction", subject_atena_no=atena_no, insured_no=insured_no,
+                office="honcho", stage="restricted", exclusive_key=f"restriction:{insured_no}",
+                opened_by="system",
+            )
+        )  # fmt: skip
+        await session.flush()
+        session.add(
+            RestrictionCase(
+                case_id=case_id, kind="delinquency", insured_no=insured_no, atena_no=atena_no, trigger="scan",
+                opened_on=today_in_japan(), created_by="system",
+            )
+        )  # fmt: skip
+    nowhere = await TemporalClient.connect(
+        "127.0.0.1:1", lazy=True, data_converter=temporal_client.data_converter(resources.settings)
+    )
+    down = dataclasses.replace(resources, temporal=nowhere)
+    token = staff_tokens["collection"]
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(resources=down)),
+        base_url="http://kaigo.test",
+        headers={"Authorization": f"Bearer {token}"},
+    ) as collection:
+        paid = await collection.post("/premium-payments", json=_payment(rows[0], "R-outage"))
+    assert paid.status_code == 201, paid.text
+    assert paid.json()["case_notified"] is None  # not told now; recorded all the same
+    async with sessions() as session:
+        assert (await session.get(PremiumPayment, "R-outage")) is not None
