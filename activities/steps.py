@@ -42,17 +42,19 @@ class StepActivities:
     async def apply_step(self, step: StepWrite) -> None:
         now = utcnow()
         async with self._sessions() as session, session.begin():
-            for close in step.closed:
-                await session.exec(
-                    sa.update(Task)
-                    .where(col(Task.id) == uuid.UUID(close.task_id), col(Task.state) == TaskState.OPEN)
-                    .values(state=close.state, closed_at=now, closed_by=close.actor, version=Task.version + 1)
-                )
+            # Opened first: a task opened and closed in the same step (the case ended as it was created)
+            # must end up closed, not open.
             if step.opened:
                 await session.exec(
                     insert(Task)
                     .values([_task_row(step, task.model_dump(), now) for task in step.opened])
                     .on_conflict_do_nothing(index_elements=["id"])
+                )
+            for close in step.closed:
+                await session.exec(
+                    sa.update(Task)
+                    .where(col(Task.id) == uuid.UUID(close.task_id), col(Task.state) == TaskState.OPEN)
+                    .values(state=close.state, closed_at=now, closed_by=close.actor, version=Task.version + 1)
                 )
             if step.events:
                 await session.exec(
