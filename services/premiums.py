@@ -7,7 +7,7 @@ pay more than was assessed; postings to other 期別 never wait for each other.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date
 
 import sqlalchemy as sa
@@ -299,10 +299,3 @@ async def person_exists(session: AsyncSession, insured_no: str) -> tuple[Insured
     person = await session.get(Person, insured.atena_no)
     assert person is not None
     return insured, person
-
-
-async def assessments_of(session: AsyncSession, insured_nos: Sequence[str]) -> list[PremiumAssessment]:
-    rows = await session.exec(
-        select(PremiumAssessment).where(col(PremiumAssessment.insured_no).in_(list(insured_nos)))
-    )
-    return list(rows.all())
