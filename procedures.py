@@ -18,14 +18,21 @@ from temporalio.client import Client
 
 from activities.certification import CertificationActivities, CertificationReadModel
 from activities.certification_events import CertificationEventActivities, Listener
+from activities.restriction import RestrictionActivities, RestrictionReadModel
+from activities.restriction_triggers import RestrictionTriggerActivities, on_certification_event
 from activities.steps import ReadModel
 from kaigo.config import Settings
+from kaigo.schedules import ensure_schedule
 from models.case import CaseRecord, CaseType, parse_case_id
 from models.certification import ApplicationPublic
 from models.certification_tasks import CERTIFICATION
 from models.procedure import KERNEL_TASK_KINDS, ProcedureModel, TaskKindSpec
-from services import certification
+from models.restriction import ScanInput
+from models.restriction_tasks import RESTRICTION
+from services import certification, restriction
 from workflows.certification import CertificationWorkflow
+from workflows.restriction import RestrictionWorkflow
+from workflows.restriction_scan import SCAN_SCHEDULE_ID, RestrictionScanWorkflow
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -56,6 +63,36 @@ def _certification_activities(sessions: Sessions) -> list[Callable[..., Any]]:
     return [CertificationActivities(sessions).allocate_board_meeting, events.announce_certification_event]
 
 
+async def _restriction_record(session: AsyncSession, case: CaseRecord) -> BaseModel | None:
+    return await restriction.record_of(session, case)
+
+
+def _restriction_activities(sessions: Sessions) -> list[Callable[..., Any]]:
+    own, triggers = RestrictionActivities(sessions), RestrictionTriggerActivities(sessions)
+    return [
+        own.arrears_snapshot,
+        own.reduction_facts,
+        own.post_offset,
+        triggers.scan_page,
+        triggers.reconcile_open_cases,
+    ]
+
+
+async def _restriction_schedules(client: Client, settings: Settings) -> None:
+    """The daily arrears scan (66条), at the policy's hour in Asia/Tokyo."""
+    policy = settings.restriction_policy
+    scan = ScanInput(office=settings.office_code, task_queue=settings.temporal_task_queue, policy=policy)
+    await ensure_schedule(
+        client,
+        SCAN_SCHEDULE_ID,
+        RestrictionScanWorkflow.run,
+        scan,
+        task_queue=settings.temporal_task_queue,
+        cron=policy.scan_cron,
+        workflow_id="restriction-scan",
+    )
+
+
 PROCEDURES: dict[CaseType, Procedure] = {
     CaseType.CERTIFICATION: Procedure(
         model=CERTIFICATION,
@@ -63,6 +100,16 @@ PROCEDURES: dict[CaseType, Procedure] = {
         read_model=CertificationReadModel(),
         activities=_certification_activities,
         record=_certification_record,
+    ),
+    CaseType.RESTRICTION: Procedure(
+        model=RESTRICTION,
+        workflow=RestrictionWorkflow,
+        read_model=RestrictionReadModel(),
+        activities=_restriction_activities,
+        record=_restriction_record,
+        schedules=_restriction_schedules,
+        periodic_workflows=(RestrictionScanWorkflow,),
+        on_certification_event=on_certification_event,
     ),
 }
 

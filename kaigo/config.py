@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.certification import CertificationPolicy
 from models.procedure import notice_task_queue
+from models.restriction import RestrictionPolicy
 
 Environment = Literal["development", "test", "production"]
 
@@ -88,6 +89,9 @@ class Settings(BaseSettings):
     certification_policy: CertificationPolicy = Field(
         default_factory=CertificationPolicy
     )  # JSON, e.g. {"opinion_due_days": 10}
+    restriction_policy: RestrictionPolicy = Field(
+        default_factory=RestrictionPolicy
+    )  # JSON, e.g. {"explanation_days": 14}
 
     # Printed on every notice (通知書): the issuing city, its mayor, the desk to contact, and the prefecture's
     # review board named in the 教示 (appeal instructions).

@@ -81,6 +81,8 @@ DEMO_STAFF: list[tuple[str, str, Role, str | None]] = [
     ("board2", "審査 次子", Role.BOARD_MEMBER, None),
     ("board3", "審査 三太", Role.BOARD_MEMBER, None),
     ("restriction", "制限 四郎", Role.RESTRICTION, None),
+    # The collection system's service account: it may only post payments (premium:payment).
+    ("collection", "収納システム (連携)", Role.COLLECTION, "収納システム"),
     ("supervisor", "監督 五月", Role.SUPERVISOR, None),
     ("admin", "管理 六郎", Role.ADMIN, None),
 ]

@@ -3,7 +3,18 @@
 Importing this package registers every table on SQLModel.metadata (alembic and tests rely on that).
 """
 
-from models import board, case, certification, idempotency, notice, print_export, registry, security, task
+from models import (
+    board,
+    case,
+    certification,
+    idempotency,
+    notice,
+    print_export,
+    registry,
+    restriction,
+    security,
+    task,
+)
 
 __all__ = [
     "board",
@@ -13,6 +24,7 @@ __all__ = [
     "notice",
     "print_export",
     "registry",
+    "restriction",
     "security",
     "task",
 ]

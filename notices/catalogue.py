@@ -17,6 +17,7 @@ from notices.models import (
     BenefitSuspension,
     Category2Suspension,
     Category2SuspensionAdvance,
+    Category2SuspensionLifted,
     CategoryChange,
     CertificationDenial,
     CertificationResult,
@@ -28,6 +29,7 @@ from notices.models import (
     PaymentMethodChangeAdvance,
     Postponement,
     PremiumOffset,
+    RestrictionLifted,
 )
 
 
@@ -96,6 +98,14 @@ _KINDS = (
         True,
         Category2Suspension,
         "68条1項・4項",
+    ),
+    NoticeKind("restriction_lifted", "給付制限解除通知書", True, RestrictionLifted, "66条3項・67条"),
+    NoticeKind(
+        "category2_suspension_lifted",
+        "保険給付差止解除通知書（第2号被保険者）",
+        True,
+        Category2SuspensionLifted,
+        "68条2項",
     ),
 )
 

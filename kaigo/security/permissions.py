@@ -22,7 +22,8 @@ class Permission(StrEnum):
     OPINION_RECORD = "opinion:record"  # 主治医意見書の依頼・受領
     BOARD_DECIDE = "board:decide"  # 介護認定審査会の判定
     BOARD_MANAGE = "board:manage"  # 審査会事務局: 合議体・開催日・割当
-    RESTRICTION_MANAGE = "restriction:manage"  # 給付制限
+    RESTRICTION_MANAGE = "restriction:manage"  # 給付制限 (調定の登録を含む)
+    PREMIUM_PAYMENT = "premium:payment"  # 保険料の納付の消込 (収納システムの連携用アカウント)
     NOTICE_ISSUE = "notice:issue"  # 通知書の発行
     NOTICE_READ = "notice:read"  # 通知書の参照・再印刷
     NOTICE_EXPORT = "notice:export"  # 印刷委託用の一括出力
@@ -37,6 +38,7 @@ class Role(StrEnum):
     SURVEYOR = "surveyor"
     BOARD_MEMBER = "board_member"
     RESTRICTION = "restriction"
+    COLLECTION = "collection"  # 収納システム: a machine identity that only posts payments
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
 
@@ -46,6 +48,7 @@ ROLE_LABELS: dict[Role, str] = {
     Role.SURVEYOR: "認定調査員",
     Role.BOARD_MEMBER: "審査会委員",
     Role.RESTRICTION: "給付制限担当",
+    Role.COLLECTION: "収納システム (連携)",
     Role.SUPERVISOR: "監督者",
     Role.ADMIN: "管理者",
 }
@@ -74,6 +77,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.RESTRICTION: frozenset(
         {P.REGISTRY_READ, P.CASE_READ, P.TASK_WORK, P.RESTRICTION_MANAGE, P.NOTICE_ISSUE, P.NOTICE_READ}
     ),
+    # The collection system's service account: payments (JSON or a 消込 file), nothing else.
+    Role.COLLECTION: frozenset({P.PREMIUM_PAYMENT}),
     Role.SUPERVISOR: frozenset(
         {
             P.REGISTRY_READ,

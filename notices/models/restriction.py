@@ -202,3 +202,66 @@ class Category2Suspension(_WithArrears):
         if self.certificate_submit_by < self.issue_date:
             raise ValueError("被保険者証の提出期限が発行日より前です")
         return self
+
+
+class LiftedMeasure(StrEnum):
+    PAYMENT_METHOD_CHANGE = "payment_method_change"  # 66条3項: 支払方法変更の記載の消除
+    BENEFIT_SUSPENSION = "benefit_suspension"  # 67条: 一時差止の解除
+
+    @property
+    def label(self) -> str:
+        if self is LiftedMeasure.PAYMENT_METHOD_CHANGE:
+            return "支払方法変更（償還払い）の記載の消除"
+        return "保険給付の支払の一時差止の解除"
+
+
+class LiftReason(StrEnum):
+    PAID_IN_FULL = "paid_in_full"  # 完納
+    MARKED_REDUCTION = "marked_reduction"  # 滞納額の著しい減少
+    SPECIAL_CIRCUMSTANCES = "special_circumstances"  # 災害その他の特別の事情
+
+    @property
+    def label(self) -> str:
+        return {
+            LiftReason.PAID_IN_FULL: "滞納していた保険料が完納されたため。",
+            LiftReason.MARKED_REDUCTION: "滞納している保険料の額が著しく減少したと認められるため。",
+            LiftReason.SPECIAL_CIRCUMSTANCES: "災害その他の特別の事情があると認められるため。",
+        }[self]
+
+
+class RestrictionLifted(NoticeData):
+    """給付制限解除通知書 (66条3項, 67条): the 支払方法変更 is struck off the 証 and any 一時差止 ends."""
+
+    lifted_measures: list[LiftedMeasure] = Field(min_length=1, max_length=2)
+    measure_from: Day  # 支払方法変更の適用開始日 (what is lifted)
+    lifted_on: Day  # 解除日
+    reason: LiftReason
+    arrears_as_of: Day
+    remaining_unpaid: Yen  # 滞納額 left on arrears_as_of (0 when paid in full)
+    withheld_release_total: Yen = 0  # 差し止めていた保険給付: paid out now
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RestrictionLifted:
+        if len(set(self.lifted_measures)) != len(self.lifted_measures):
+            raise ValueError("解除する処分が重複しています")
+        if self.reason is LiftReason.PAID_IN_FULL and self.remaining_unpaid:
+            raise ValueError("完納による解除では滞納額は0円です")
+        suspended = LiftedMeasure.BENEFIT_SUSPENSION in self.lifted_measures
+        if self.withheld_release_total and not suspended:
+            raise ValueError("一時差止をしていない場合、支払う差止額はありません")
+        return self
+
+
+class Category2SuspensionLifted(NoticeData):
+    """保険給付差止解除通知書（第2号被保険者） (68条2項): the medical insurer reports the premiums paid."""
+
+    medical_insurer: Text
+    insurer_notice_received_on: Day  # 医療保険者からの通知を受けた日
+    suspension_from: Day  # 差止開始日 (what is lifted)
+    lifted_on: Day
+
+    @model_validator(mode="after")
+    def _dates(self) -> Category2SuspensionLifted:
+        if self.lifted_on < self.insurer_notice_received_on:
+            raise ValueError("解除日が医療保険者からの通知を受けた日より前です")
+        return self

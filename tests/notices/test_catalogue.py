@@ -36,6 +36,8 @@ EXPECTED_KINDS = {
     "benefit_reduction": True,
     "category2_suspension_advance": False,
     "category2_suspension": True,
+    "restriction_lifted": True,  # 66条3項 消除 / 67条 差止の解除: a 処分, with the 教示
+    "category2_suspension_lifted": True,  # 68条2項
 }
 
 
@@ -289,3 +291,33 @@ def test_stored_data_round_trips_to_the_same_html(kind: str, issuer: Issuer) -> 
     typed = validate_data(kind, fixtures.load(kind))
     stored = typed.model_dump(mode="json")
     assert render_html(kind, stored, issuer) == render_html(kind, typed, issuer)
+
+
+def test_66_3_lifting_for_full_payment_leaves_nothing_unpaid() -> None:
+    data = fixtures.load("restriction_lifted") | {"remaining_unpaid": 1_000}
+    with pytest.raises(NoticeDataError, match="完納"):
+        validate_data("restriction_lifted", data)
+
+
+def test_67_withheld_benefits_are_released_only_where_they_were_withheld() -> None:
+    data = fixtures.load("restriction_lifted") | {"lifted_measures": ["payment_method_change"]}
+    with pytest.raises(NoticeDataError, match="一時差止をしていない"):
+        validate_data("restriction_lifted", data)
+
+
+def test_68_2_lifting_comes_after_the_insurers_notice() -> None:
+    data = fixtures.load("category2_suspension_lifted") | {"lifted_on": "2026-03-01"}
+    with pytest.raises(NoticeDataError, match="医療保険者"):
+        validate_data("category2_suspension_lifted", data)
+
+
+def test_66_3_lifting_before_the_change_took_effect_says_it_was_planned(issuer: Issuer) -> None:
+    data = fixtures.load("restriction_lifted") | {
+        "lifted_measures": ["payment_method_change"],
+        "withheld_release_total": 0,
+        "lifted_on": "2025-12-20",
+    }
+    html = render_html("restriction_lifted", data, issuer)
+    assert "令和8年1月1日から適用することとしていた給付制限" in html
+    in_effect = render_html("restriction_lifted", fixtures.load("restriction_lifted"), issuer)
+    assert "適用している給付制限" in in_effect

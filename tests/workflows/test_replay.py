@@ -28,6 +28,13 @@ def test_there_are_recorded_histories_for_each_path() -> None:
         "certification_no_quorum",
         "certification_delay_notices",
         "certification_withdrawn",
+        "restriction_explanation_accepted",
+        "restriction_reimbursed_suspended_paid",
+        "restriction_paid_during_explanation",
+        "restriction_death",
+        "restriction_category2",
+        "restriction_reduction",
+        "restriction_scan",
     } <= names
 
 
