@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
@@ -42,14 +42,17 @@ class StepActivities:
     async def apply_step(self, step: StepWrite) -> None:
         now = utcnow()
         async with self._sessions() as session, session.begin():
-            # Opened before closed: a task opened and cancelled in the same step (a case withdrawn at once)
-            # must end up cancelled.
             if step.opened:
+                # A task belongs to its case's handling office (the inbox filters on it).
+                office = (
+                    await session.exec(select(CaseRecord.office).where(col(CaseRecord.id) == step.case_id))
+                ).first()
                 await session.exec(
                     insert(Task)
-                    .values([_task_row(step, task.model_dump(), now) for task in step.opened])
+                    .values([_task_row(step, task.model_dump(), now, office) for task in step.opened])
                     .on_conflict_do_nothing(index_elements=["id"])
                 )
+            # After the inserts: a task opened and cancelled in one step (a case ended at once) closes too.
             for close in step.closed:
                 await session.exec(
                     sa.update(Task)
@@ -82,7 +85,7 @@ class StepActivities:
                 await self._read_models[step.case_type].apply(session, step.case_id, step.record)
 
 
-def _task_row(step: StepWrite, task: dict[str, Any], now: Any) -> dict[str, Any]:
+def _task_row(step: StepWrite, task: dict[str, Any], now: Any, office: str | None) -> dict[str, Any]:
     return {
         **{k: v for k, v in task.items() if k != "task_id"},
         "id": uuid.UUID(task["task_id"]),
@@ -90,6 +93,7 @@ def _task_row(step: StepWrite, task: dict[str, Any], now: Any) -> dict[str, Any]
         "workflow_id": step.case_id,
         "subject_atena_no": step.subject_atena_no,
         "insured_no": step.insured_no,
+        "office": office,
         "state": TaskState.OPEN,
         "version": 1,
         "created_at": now,

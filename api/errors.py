@@ -206,6 +206,27 @@ def _unavailable(request: Request, detail: str, part: str) -> JSONResponse:
     )
 
 
+_DATABASE_DETAIL = "データベースに接続できません。しばらくしてから再度お試しください"
+
+
+def unavailable_problem(exc: Exception) -> ProblemError | None:
+    """503 when a dependency is down (PostgreSQL or Temporal), for pages as for problem+json; else None."""
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if isinstance(exc, (*DATABASE_DOWN, sqlalchemy.exc.DBAPIError)) and _database_down(exc):
+        return ProblemError(
+            503, "unavailable", _DATABASE_DETAIL, headers=headers, extra={"unavailable": "postgresql"}
+        )
+    outage = temporal_client.unavailable(exc) if isinstance(exc, TEMPORAL_DOWN) else None
+    if outage is None:
+        return None
+    detail = (
+        "ワークフローが受け付けましたが、完了を確認できませんでした。しばらくしてから状態を確認してください"
+        if outage.accepted
+        else "ワークフローサーバーが応答しません。しばらくしてから再度お試しください"
+    )
+    return ProblemError(503, "unavailable", detail, headers=headers, extra={"unavailable": "temporal"})
+
+
 def _server_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_error", error_type=type(exc).__name__, exc_info=exc)
     return problem_response(
@@ -244,8 +265,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if not _database_down(exc):
             return _server_error(request, exc)
         log.warning("database_unavailable", error_type=type(exc).__name__)
-        detail = "データベースに接続できません。しばらくしてから再度お試しください"
-        return _unavailable(request, detail, "postgresql")
+        return _unavailable(request, _DATABASE_DETAIL, "postgresql")
 
     async def _temporal(request: Request, exc: Exception) -> JSONResponse:
         outage = temporal_client.unavailable(exc)

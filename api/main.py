@@ -9,11 +9,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 
 from api.background import background_tasks
+from api.console.routers import CONSOLE_ROUTERS
 from api.deps import Resources
 from api.docs import install_docs
 from api.errors import install_error_handlers
@@ -28,6 +31,7 @@ from api.routes import (
     cases,
     certification,
     codec,
+    dashboard,
     disclosure,
     health,
     notices,
@@ -63,11 +67,14 @@ ROUTERS = tuple(
         audit,
         codec,
         notices,
+        dashboard,
     )
 )
 
-# Browser pages, outside the API's route table and OpenAPI: the Temporal UI under /temporal/ and its login.
-BROWSER_ROUTERS = (ui_session.router, temporal_ui.router)
+# Browser pages, outside the API's route table and OpenAPI: the browser login, the Temporal UI under
+# /temporal/, and the web console under /console/ (its own route table: CONSOLE_ROUTERS).
+BROWSER_ROUTERS = (ui_session.router, temporal_ui.router, *CONSOLE_ROUTERS)
+STATIC = Path(__file__).resolve().parent / "static"
 
 DESCRIPTION = """\
 介護保険課のケース管理 API。要介護認定・給付制限・更新案内の手続を Temporal ワークフローとして実行し、
@@ -133,6 +140,7 @@ def create_app(settings: Settings | None = None, *, resources: Resources | None 
     install_error_handlers(app)
     for router in (*ROUTERS, *BROWSER_ROUTERS):
         app.include_router(router)
+    app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
     install_docs(app)
     install_openapi(app, route_rules(ROUTERS))
     return app

@@ -89,6 +89,10 @@ BODY_EXAMPLES: dict[tuple[str, str], Any] = {
         "simplified_capacity": 10,
     },
     ("POST", "/board/recusals"): {"application_id": _APPLICATION_ID, "reason": "申請者が親族のため"},
+    ("PUT", "/board/materials/{application_id}"): {
+        "marked_notes": {"2-4": "箸の使用が難しく、一部介助を要する。"},
+        "opinion_points": "両膝の痛みのため屋外歩行に見守りが必要。",
+    },
     ("POST", "/staff"): {
         "login_id": "tanaka",
         "display_name": "田中 一郎",

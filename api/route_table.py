@@ -11,6 +11,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from api.auth import Require, current_principal
+from api.console.auth import current_console
 
 PUBLIC = "public"
 LOGGED_IN = "any staff"
@@ -24,7 +25,8 @@ class RouteRule:
     summary: str
 
 
-def _requirement(dependant: Dependant) -> str:
+def requirement(dependant: Dependant) -> str:
+    """The permission a route requires: its `Require`, else "any staff" when it needs a login, else public."""
     found: set[str] = set()
     authenticated = False
 
@@ -33,7 +35,7 @@ def _requirement(dependant: Dependant) -> str:
         for child in node.dependencies:
             if isinstance(child.call, Require):
                 found.add(str(child.call.permission))
-            if child.call is current_principal:
+            if child.call in (current_principal, current_console):
                 authenticated = True
             walk(child)
 
@@ -50,9 +52,7 @@ def route_rules(routers: Iterable[APIRouter]) -> list[RouteRule]:
             if not isinstance(route, APIRoute):
                 continue
             for method in sorted(route.methods - {"HEAD"}):
-                rules.append(
-                    RouteRule(route.path, method, _requirement(route.dependant), route.summary or "")
-                )
+                rules.append(RouteRule(route.path, method, requirement(route.dependant), route.summary or ""))
     return sorted(rules)
 
 

@@ -233,6 +233,35 @@ def purge(
 
 app.add_typer(notices_app, name="notices")
 
+console_app = typer.Typer(help="Web コンソール", no_args_is_help=True)
+app.add_typer(console_app, name="console")
+
+
+@console_app.command("screenshots")
+def console_screenshots(
+    api: Annotated[str | None, typer.Option(help="a running `make dev` API (default: API_PORT's)")] = None,
+    out: Annotated[Path, typer.Option(help="where the PNGs go")] = _ROOT / "docs" / "console",
+) -> None:
+    """Walk a new 新規 case through the console in Debian's chromium and write a PNG of each page.
+
+    Needs a running `make dev` (demo staff, the demo board meeting today) and the dev dependencies
+    (Playwright); the browser is /usr/bin/chromium, never a downloaded one.
+    """
+    from kaigo import console_tour
+
+    settings = get_settings()
+    url = api or f"http://{settings.api_host}:{settings.api_port}"
+    with console_tour.chromium() as browser:
+        tour = console_tour.Tour(url, browser, out)
+        try:
+            result = console_tour.run(tour)
+        finally:
+            tour.close()
+    for path in tour.shots:
+        typer.echo(f"wrote {path.relative_to(_ROOT) if path.is_relative_to(_ROOT) else path}")
+    typer.echo(f"case: {result['case_url']}")
+
+
 staff_app = typer.Typer(help="職員アカウント", no_args_is_help=True)
 app.add_typer(staff_app, name="staff")
 
@@ -266,17 +295,21 @@ def staff_create(
 
 @app.command()
 def routes(
-    write_readme: Annotated[bool, typer.Option("--write-readme", help="update README.md's table")] = False,
+    write_readme: Annotated[bool, typer.Option("--write-readme", help="update README.md's tables")] = False,
 ) -> None:
-    """Print the route × permission table (markdown), or write it into the README."""
+    """Print the route × permission tables (API, then web console), or write them into the README."""
+    from api.console.routers import CONSOLE_ROUTERS
     from api.main import ROUTERS
     from api.route_table import markdown_table
 
-    table = markdown_table(ROUTERS)
+    tables = {"routes": markdown_table(ROUTERS), "console-routes": markdown_table(CONSOLE_ROUTERS)}
     if not write_readme:
-        typer.echo(table)
+        typer.echo("\n\n".join(tables.values()))
         return
     readme = _ROOT / "README.md"
-    head, rest = readme.read_text().split("<!-- routes:start -->\n", 1)
-    _, tail = rest.split("<!-- routes:end -->", 1)
-    readme.write_text(f"{head}<!-- routes:start -->\n{table}\n<!-- routes:end -->{tail}")
+    text = readme.read_text()
+    for marker, table in tables.items():
+        head, rest = text.split(f"<!-- {marker}:start -->\n", 1)
+        _, tail = rest.split(f"<!-- {marker}:end -->", 1)
+        text = f"{head}<!-- {marker}:start -->\n{table}\n<!-- {marker}:end -->{tail}"
+    readme.write_text(text)

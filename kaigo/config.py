@@ -84,7 +84,16 @@ class Settings(BaseSettings):
     # `kaigo audit verify` fails when a row has waited longer than this to be chained.
     audit_chain_max_lag_seconds: int = Field(default=300, ge=5)
 
+    # The handling offices (本庁・支所) a case or task can belong to: `code:label` pairs, comma-separated.
+    # OFFICE_CODE is the default office of a case whose intake clerk has none of their own.
+    offices: str = Field(
+        default="honcho:本庁,higashi:東旭川支所,nagayama:永山支所",
+        pattern=r"^[a-z0-9-]{1,32}:[^,:]{1,40}(,[a-z0-9-]{1,32}:[^,:]{1,40})*$",
+    )
     office_code: str = Field(default="honcho", pattern=r"^[a-z0-9-]{1,32}$")
+    # A browser session (web console and Temporal UI) ends after ACCESS_TOKEN_MINUTES without a request,
+    # and at the latest this many hours after its login.
+    console_session_hours: int = Field(default=10, ge=1, le=24)
     insurer_no: str = Field(default="012047", pattern=r"^[0-9]{6}$")  # 保険者番号 (旭川市)
     certification_policy: CertificationPolicy = Field(
         default_factory=CertificationPolicy
@@ -122,6 +131,17 @@ class Settings(BaseSettings):
             if str(getattr(self, name)).startswith(PLACEHOLDER_PREFIX):
                 raise ValueError(f"{name.upper()} still has its development placeholder; set a real secret")
         return self
+
+    @model_validator(mode="after")
+    def _office_is_listed(self) -> Settings:
+        if self.office_code not in self.office_labels:
+            raise ValueError(f"OFFICE_CODE {self.office_code} is not one of OFFICES ({self.offices})")
+        return self
+
+    @property
+    def office_labels(self) -> dict[str, str]:
+        """Office code → its name, in the configured order."""
+        return dict(pair.split(":", 1) for pair in self.offices.split(","))
 
     @classmethod
     def secret_field_names(cls) -> list[str]:

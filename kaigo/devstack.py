@@ -108,10 +108,11 @@ def _banner(settings: Settings, started: float, embedded_db: bool, embedded_temp
         f"  API          {api}",
         f"  API docs     {api}/docs",
         f"  readiness    {api}/readyz",
+        f"  Web console  {api}/console/",
     ]
     if embedded_temporal or settings.temporal_ui_upstream:
         lines.append(f"  Temporal UI  {api}/temporal/")
-        lines.append(f"  UI login     {api}/ui/login")
+    lines.append(f"  UI login     {api}/ui/login (one login for the console and the Temporal UI)")
     if embedded_temporal:
         lines.append(
             f"  Temporal     {PRINTED_HOST}:{settings.temporal_port}"

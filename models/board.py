@@ -8,6 +8,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from models.common import RowId, utcnow
@@ -57,6 +58,7 @@ class BoardAllocation(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("application_id", "meeting_id", name="uq_board_allocation"),
         sa.UniqueConstraint("meeting_id", "agenda_no", name="uq_board_allocation_agenda"),
+        sa.Index("ix_board_allocation_application", "application_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -105,6 +107,23 @@ class BoardVote(SQLModel, table=True):
     validity_months: int | None = None
     opinion: str | None = Field(default=None, max_length=400)
     at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+class BoardMaterial(SQLModel, table=True):
+    """What the secretariat marked for the board from one case's 特記事項 and 主治医意見書, after checking the
+    text for names and other identifying details (the board never reads the raw free text)."""
+
+    __tablename__ = "board_material"
+
+    application_id: str = Field(
+        sa_column=sa.Column(
+            sa.String(32), sa.ForeignKey("certification_application.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    notes: dict[str, str] = Field(default_factory=dict, sa_column=sa.Column(JSONB, nullable=False))
+    opinion_points: str | None = Field(default=None, max_length=2000)
+    prepared_by: str = Field(max_length=32)
+    prepared_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
 
 
 # --------------------------------------------------------------------------------------------- schemas

@@ -78,6 +78,7 @@ class CaseRecord(SQLModel, table=True):
     __tablename__ = "case_record"
     __table_args__ = (
         sa.Index("ix_case_record_open", "case_type", "stage", postgresql_where=sa.text("state = 'open'")),
+        sa.Index("ix_case_record_office", "office", "stage", postgresql_where=sa.text("state = 'open'")),
         sa.Index("ix_case_record_subject", "subject_atena_no"),
         sa.Index("ix_case_record_insured", "insured_no"),
     )

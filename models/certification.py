@@ -119,7 +119,11 @@ class Certification(SQLModel, table=True):
     """認定: the result written on the 被保険者証 (証記載)."""
 
     __tablename__ = "certification"
-    __table_args__ = (sa.Index("ix_certification_insured", "insured_no", "valid_to"),)
+    __table_args__ = (
+        sa.Index("ix_certification_insured", "insured_no", "valid_to"),
+        sa.Index("ix_certification_decided_on", "decided_on"),
+        sa.Index("ix_certification_valid_to", "valid_to"),
+    )
 
     id: str = Field(primary_key=True, max_length=32)  # = the application id it decided
     atena_no: str = Field(
@@ -176,6 +180,10 @@ class ApplicationCreate(BaseModel):
     )
     renewal_delay_consent: bool = PydanticField(
         default=False, description="更新申請: 延期通知の省略に同意済み (27条11項ただし書)"
+    )
+    office: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,32}$")] | None = PydanticField(
+        default=None,
+        description="担当事務所 (OFFICES のコード; 省略時は受付職員の所属事務所、なければ OFFICE_CODE)",
     )
 
     @model_validator(mode="after")

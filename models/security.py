@@ -14,6 +14,9 @@ from kaigo.security.permissions import Role
 from models.common import utcnow
 
 LoginId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{2,31}$")]
+OfficeCode = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9-]{1,32}$")
+]  # one of OFFICES (kaigo/config.py)
 
 
 class Staff(SQLModel, table=True):
@@ -26,6 +29,7 @@ class Staff(SQLModel, table=True):
     password_hash: str = Field(max_length=200)
     roles: list[str] = Field(sa_column=sa.Column(ARRAY(sa.String(16)), nullable=False))
     organization: str | None = Field(default=None, max_length=100)  # 委託先 (contracted surveyors)
+    office: str | None = Field(default=None, max_length=32)  # 所属事務所 (OFFICES); None: OFFICE_CODE
     active: bool = True
     token_version: int = 0  # bumped to revoke every token of this account
     created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
@@ -100,6 +104,9 @@ class StaffCreate(BaseModel):
     organization: Annotated[str, StringConstraints(max_length=100)] | None = Field(
         default=None, description="委託先名 (委託の認定調査員)"
     )
+    office: OfficeCode | None = Field(
+        default=None, description="所属事務所 (OFFICES のコード; 省略時は OFFICE_CODE)"
+    )
 
 
 class StaffUpdate(BaseModel):
@@ -109,6 +116,7 @@ class StaffUpdate(BaseModel):
         Annotated[str, StringConstraints(min_length=1, max_length=60, strip_whitespace=True)] | None
     ) = None
     roles: Annotated[list[Role], Field(min_length=1, max_length=6)] | None = None
+    office: OfficeCode | None = Field(default=None, description="所属事務所 (OFFICES のコード)")
     active: bool | None = None
 
 
@@ -119,6 +127,7 @@ class StaffPublic(BaseModel):
     display_name: str
     roles: list[Role]
     organization: str | None
+    office: str | None = None
     active: bool
 
 

@@ -37,6 +37,7 @@ class Task(SQLModel, table=True):
         sa.Index(
             "ix_task_open_due", "due_at", "created_at", "id", postgresql_where=sa.text("state = 'open'")
         ),
+        sa.Index("ix_task_office", "office", "state", "due_at"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -56,6 +57,7 @@ class Task(SQLModel, table=True):
     closed_by: str | None = Field(default=None, max_length=32)
     delegable: bool = True  # False: contractors may not take it (the kind's spec names the legal basis)
     reference: str | None = Field(default=None, max_length=80)  # e.g. "審査会 12/10 第3号"; no personal data
+    office: str | None = Field(default=None, max_length=32)  # the case's handling office (copied at opening)
 
 
 class TaskPublic(BaseModel):
@@ -71,6 +73,7 @@ class TaskPublic(BaseModel):
     due_at: datetime | None
     overdue: bool = PydanticField(description="期限を過ぎて未完了")
     insured_no: str | None = PydanticField(description="被保険者番号 (宛名を参照できない職員には表示しない)")
+    office: str | None = PydanticField(default=None, description="担当事務所 (ケースの事務所)")
     version: int
     created_at: datetime
     closed_at: datetime | None

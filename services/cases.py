@@ -12,7 +12,7 @@ The rules every procedure shares live here once:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,6 +34,9 @@ from services import workflow_updates
 from workflows.procedure import ProcedureWorkflow
 
 log = structlog.get_logger(__name__)
+
+# A start is bounded by temporal_client.CALL_TIMEOUT (5 s); a header this old without a workflow is orphaned.
+ORPHAN_AFTER = timedelta(seconds=30)
 
 
 def case_not_found(case_id: str) -> ProblemError:
@@ -110,7 +113,12 @@ async def clear_if_orphaned(
     *, sessions: async_sessionmaker[AsyncSession], temporal: Client, case: CaseRecord
 ) -> bool:
     """A header whose workflow never started (the API died between commit and start) blocks the person's
-    next case: close it as `abandoned`. True if it was cleared."""
+    next case: close it as `abandoned`. True if it was cleared.
+
+    A header younger than ORPHAN_AFTER may be a start still in flight (another clerk filing at this moment):
+    it is never cleared, or both clerks would get a case."""
+    if utcnow() - case.opened_at < ORPHAN_AFTER:
+        return False
     try:
         await temporal.get_workflow_handle(case.id).describe()
         return False

@@ -28,6 +28,7 @@ from models.certification import (
 from models.certification_tasks import CERTIFICATION
 from models.common import today_in_japan
 from models.registry import Insured, Person
+from models.security import Staff
 from rules.certification import (
     ApplicationKind,
     decision_deadline,
@@ -36,6 +37,7 @@ from rules.certification import (
 )
 from rules.insured_status import InsuredCategory
 from services import cases
+from services.staff import check_office
 from workflows.certification import CertificationWorkflow
 from workflows.procedure import search_attributes_at_start
 
@@ -145,6 +147,7 @@ async def _record(
             f"申請日が被保険者資格の取得日 ({insured.acquired_on}) より前です",
             field="applied_on",
         )
+    office = await _handling_office(session, settings, data.office, actor)
     category = InsuredCategory(insured.category)
     problems = SecondCategoryRequirements.problems(data, category)
     if problems:
@@ -158,7 +161,7 @@ async def _record(
         case_id=case_id,
         atena_no=insured.atena_no,
         insured_no=data.insured_no,
-        office=settings.office_code,
+        office=office,
         actor=actor,
         due_on=delay_notice_latest(data.applied_on),
     )
@@ -173,7 +176,7 @@ async def _record(
         category=category,
         decision_deadline=decision_deadline(data.applied_on),
         created_by=actor,
-        **data.model_dump(exclude={"previous_level"}),
+        **data.model_dump(exclude={"previous_level", "office"}),
         previous_level=data.previous_level.value if data.previous_level else None,
     )
     session.add(application)
@@ -190,10 +193,19 @@ async def _record(
         previous_validity_months=await _previous_validity_months(session, data),
         renewal_delay_consent=data.renewal_delay_consent,
         applicant_office=data.applicant_office,
-        office=settings.office_code,
+        office=office,
         policy=settings.certification_policy,
     )
     return application, case, inp
+
+
+async def _handling_office(session: AsyncSession, settings: Settings, chosen: str | None, actor: str) -> str:
+    """The office that handles the case: the one chosen at intake, else the clerk's own, else OFFICE_CODE."""
+    if chosen is not None:
+        check_office(chosen, settings.office_labels)
+        return chosen
+    clerk = await session.get(Staff, actor)
+    return clerk.office if clerk is not None and clerk.office else settings.office_code
 
 
 async def _previous_validity_months(session: AsyncSession, data: ApplicationCreate) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -21,6 +22,13 @@ def staff_not_found(login_id: str) -> ProblemError:
     return ProblemError(404, "staff-not-found", f"職員 {login_id} は登録されていません", field="login_id")
 
 
+def check_office(office: str | None, offices: Mapping[str, str]) -> None:
+    """An office code must be one of the configured offices (OFFICES)."""
+    if office is not None and office not in offices:
+        names = "、".join(f"{code} ({label})" for code, label in offices.items())
+        raise ProblemError(422, "office-unknown", f"事務所は次のいずれかです: {names}", field="office")
+
+
 async def create_staff(*, session: AsyncSession, data: StaffCreate) -> Staff:
     problem = password_problem(data.password)
     if problem:
@@ -35,6 +43,7 @@ async def create_staff(*, session: AsyncSession, data: StaffCreate) -> Staff:
         password_hash=await run_in_threadpool(hash_password, data.password),
         roles=[str(r) for r in dict.fromkeys(data.roles)],
         organization=data.organization,
+        office=data.office,
     )
     session.add(staff)
     await session.flush()
@@ -47,6 +56,8 @@ async def update_staff(*, session: AsyncSession, login_id: str, data: StaffUpdat
         staff.display_name = data.display_name
     if data.roles is not None:
         staff.roles = [str(r) for r in dict.fromkeys(data.roles)]
+    if data.office is not None:
+        staff.office = data.office
     if data.active is not None:
         staff.active = data.active
     staff.updated_at = utcnow()

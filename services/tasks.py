@@ -52,6 +52,9 @@ class TaskSearch(BaseModel):
         default=None, description=f"ケースID (= ワークフローID、例 {CASE_ID_EXAMPLE})"
     )
     insured_no: InsuredNo | None = Field(default=None, description="被保険者番号 (全角数字も可)")
+    office: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,32}$")] | None = Field(
+        default=None, description="担当事務所 (OFFICES のコード)"
+    )
     overdue: bool | None = None
     sort: TaskSort = TaskSort.DUE
     order: Literal["asc", "desc"] = "asc"
@@ -208,6 +211,8 @@ async def search(*, session: AsyncSession, query: TaskSearch, who: TaskVisibilit
         conditions.append(col(Task.case_id) == query.case_id)
     if query.insured_no:
         conditions.append(col(Task.insured_no) == query.insured_no)
+    if query.office:
+        conditions.append(col(Task.office) == query.office)
     if query.overdue is not None:
         late = sa.and_(col(Task.state) == TaskState.OPEN, col(Task.due_at) < now)
         conditions.append(late if query.overdue else sa.not_(late))

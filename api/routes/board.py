@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Path, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.auth import AuditDep, Principal, require
 from api.deps import ResourcesDep, SessionDep
@@ -17,10 +18,12 @@ from kaigo.errors import ProblemError
 from kaigo.security.permissions import Permission, Role
 from models.board import (
     BoardAllocation,
+    BoardMaterial,
     BoardMeeting,
     BoardPanel,
     BoardPanelMember,
     BoardRecusal,
+    BoardVote,
     MeetingCreate,
     MeetingPublic,
     PanelCreate,
@@ -32,13 +35,19 @@ from models.board import (
 from models.case import CaseType, case_id_for
 from models.certification import CertificationApplication, Recuse
 from models.certification_tasks import CertificationTask
+from models.common import utcnow
 from models.security import Staff
-from models.task import Task
+from models.survey import SURVEY_SCHEMA_VERSION, NoteText, bounded_text, get_schema
+from models.task import Task, TaskState
+from rules import board as board_rules
 from rules.board import MIN_PANEL_SIZE
+from rules.primary_determination import CareLevel
 from services import workflow_updates
 from workflows.certification import CertificationWorkflow
 
 router = APIRouter(prefix="/board", tags=["board"])
+
+OpinionPoints = bounded_text(2000, multiline=True)
 
 Secretariat = Annotated[Principal, require(Permission.BOARD_MANAGE)]
 Member = Annotated[Principal, require(Permission.BOARD_DECIDE)]
@@ -150,6 +159,22 @@ async def declare_recusal(
     return {"application_id": data.application_id, "login_id": principal.login_id}
 
 
+class BoardSeatView(BaseModel):
+    login_id: str
+    chair: bool
+    status: str = Field(description="voted: 判定済み / pending: 未判定 / recused: 回避 / absent: 欠席")
+    level: str | None = Field(default=None, description="判定した区分 (合議体長にのみ表示)")
+    validity_months: int | None = Field(default=None, description="有効期間 (月) (合議体長にのみ表示)")
+
+
+class BoardTally(BaseModel):
+    outcome: str = Field(description="decided / no_quorum / no_majority (現在の票で締めくくった場合)")
+    level: str | None
+    validity_months: int | None
+    reason: str
+    primary_level: str | None = Field(description="一次判定の区分 (変更する場合は理由が必要)")
+
+
 class BoardCaseFile(BaseModel):
     """審査会資料: what the board judges from, for one meeting. Anonymised: the case is 第n号 of the meeting's
     agenda; no name, address, birth date, 被保険者番号, 宛名番号 or 個人番号, and none of the free-text fields
@@ -164,6 +189,13 @@ class BoardCaseFile(BaseModel):
     primary_result: dict[str, Any] | None = Field(description="一次判定 (区分・基準時間・中間評価項目)")
     survey_answers: dict[str, Any] | None = Field(description="認定調査の基本調査 (74項目) と自立度")
     opinion: dict[str, Any] | None = Field(description="主治医意見書の判定に使う項目")
+    marked_notes: dict[str, str] = Field(
+        description="事務局が氏名等を確認して審査会資料に載せた特記事項 (調査項目番号 → 本文)"
+    )
+    opinion_points: str | None = Field(description="事務局が確認して載せた主治医意見書の要点")
+    panel: str | None = Field(description="合議体")
+    seats: list[BoardSeatView] = Field(description="委員ごとの状況 (判定済み・未判定・回避)")
+    tally: BoardTally | None = Field(description="集計 (合議体長にのみ表示)")
 
 
 # What of each record the board reads: item answers and ratings, never identities or free text.
@@ -212,6 +244,12 @@ async def case_file(
     ).first()
     audit.record("board.case_file", subject=application.atena_no, detail={"application_id": application_id})
     age_group = "第1号 (65歳以上)" if application.category == "1" else "第2号 (40〜64歳)"
+    material = await session.get(BoardMaterial, application_id)
+    panel, seats, tally = (
+        await _seats(session, application, allocation[0], allocation[1], principal.login_id)
+        if allocation
+        else (None, [], None)
+    )
     return BoardCaseFile(
         application_id=application_id,
         meeting_held_on=allocation[1].held_on if allocation else None,
@@ -222,4 +260,198 @@ async def case_file(
         primary_result=_only(application.primary_result, _PRIMARY_FIELDS),
         survey_answers=_only(application.survey, _SURVEY_FIELDS),
         opinion=_only(application.opinion, _OPINION_FIELDS),
+        marked_notes=material.notes if material else {},
+        opinion_points=material.opinion_points if material else None,
+        panel=panel,
+        seats=seats,
+        tally=tally,
+    )
+
+
+async def _seats(
+    session: AsyncSession,
+    application: CertificationApplication,
+    allocation: BoardAllocation,
+    meeting: BoardMeeting,
+    reader: str,
+) -> tuple[str | None, list[BoardSeatView], BoardTally | None]:
+    """Each panel member's state on this case at this meeting; votes and the tally only for the chair."""
+    panel = await session.get(BoardPanel, meeting.panel_id)
+    members = (
+        await session.exec(select(BoardPanelMember).where(BoardPanelMember.panel_id == meeting.panel_id))
+    ).all()
+    reference = f"審査会 {meeting.held_on:%m/%d} 第{allocation.agenda_no}号"
+    vote_tasks = {
+        t.assignee: t
+        for t in (
+            await session.exec(
+                select(Task).where(
+                    Task.case_id == application.workflow_id,
+                    Task.kind == CertificationTask.BOARD_VOTE,
+                    Task.reference == reference,
+                )
+            )
+        ).all()
+    }
+    ledger = (
+        await session.exec(
+            select(BoardVote)
+            .where(BoardVote.application_id == application.id, BoardVote.meeting_id == meeting.id)
+            .order_by(col(BoardVote.id))
+        )
+    ).all()
+    votes = {v.member: v for v in ledger}  # a changed vote is a later row: the last one counts
+    declared = set(
+        (
+            await session.exec(
+                select(BoardRecusal.login_id).where(BoardRecusal.application_id == application.id)
+            )
+        ).all()
+    )
+    chair = next((m.login_id for m in members if m.role == PanelRole.CHAIR), None)
+    is_chair = reader == chair
+    seats = []
+    for member in sorted(members, key=lambda m: (m.role != PanelRole.CHAIR, m.login_id)):
+        task = vote_tasks.get(member.login_id)
+        vote = votes.get(member.login_id)
+        if task is None or (member.login_id in declared and vote is None):
+            status = "recused"
+        elif vote is not None:
+            status = "voted"
+        else:
+            status = "pending" if task.state == TaskState.OPEN else "absent"
+        shown = vote if is_chair and status == "voted" else None
+        seats.append(
+            BoardSeatView(
+                login_id=member.login_id,
+                chair=member.role == PanelRole.CHAIR,
+                status=status,
+                level=shown.level if shown else None,
+                validity_months=shown.validity_months if shown else None,
+            )
+        )
+    tally = None
+    if is_chair and chair is not None:
+        counted = [
+            board_rules.Vote(v.member, CareLevel(v.level), v.validity_months)
+            for v in votes.values()
+            if v.member not in declared
+        ]
+        decision = board_rules.decide(counted, chair, max(len(members), MIN_PANEL_SIZE))
+        primary = (application.primary_result or {}).get("level")
+        tally = BoardTally(
+            outcome=decision.outcome,
+            level=decision.level,
+            validity_months=decision.validity_months,
+            reason=decision.reason,
+            primary_level=primary,
+        )
+    return panel.name if panel else None, seats, tally
+
+
+# ------------------------------------------------------------------------------------ board material
+
+
+class MaterialSource(BaseModel):
+    """What the secretariat prepares the board material from: the survey's 特記事項 as written (they may name
+    people) and what has been marked for the board so far."""
+
+    application_id: str
+    survey_notes: dict[str, str] = Field(
+        description="認定調査の特記事項 (調査項目番号 → 本文; 調査員の記載のまま)"
+    )
+    marked_notes: dict[str, str] = Field(description="審査会資料に載せる特記事項 (氏名等を確認・修正済み)")
+    opinion_points: str | None = Field(description="審査会資料に載せる主治医意見書の要点")
+    prepared_by: str | None
+    prepared_at: datetime | None
+
+
+class MaterialUpdate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"marked_notes": {"2-4": "箸の使用が難しく、一部介助を要する。"}, "opinion_points": None}
+            ]
+        },
+    )
+
+    marked_notes: dict[Annotated[str, StringConstraints(pattern=r"^[0-9]-[0-9]{1,2}$")], NoteText] = Field(
+        default_factory=dict, max_length=80, description="審査会資料に載せる特記事項 (調査項目番号 → 本文)"
+    )
+    opinion_points: OpinionPoints | None = Field(default=None, description="主治医意見書の要点")
+
+
+async def _application(session: AsyncSession, application_id: str) -> CertificationApplication:
+    application = await session.get(CertificationApplication, application_id)
+    if application is None:
+        raise ProblemError(404, "application-not-found", "申請がありません", field="application_id")
+    return application
+
+
+@router.get("/materials/{application_id}", summary="審査会資料の準備: 特記事項の原文と資料に載せる内容")
+async def get_material(
+    application_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
+    _: Secretariat,
+    session: SessionDep,
+    audit: AuditDep,
+) -> MaterialSource:
+    application = await _application(session, application_id)
+    material = await session.get(BoardMaterial, application_id)
+    audit.record(
+        "board.material.read", subject=application.atena_no, detail={"application_id": application_id}
+    )
+    return MaterialSource(
+        application_id=application_id,
+        survey_notes=dict((application.survey or {}).get("notes") or {}),
+        marked_notes=material.notes if material else {},
+        opinion_points=material.opinion_points if material else None,
+        prepared_by=material.prepared_by if material else None,
+        prepared_at=material.prepared_at if material else None,
+    )
+
+
+@router.put("/materials/{application_id}", summary="審査会資料に載せる特記事項・意見書の要点を登録する")
+async def put_material(
+    application_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
+    data: MaterialUpdate,
+    principal: Secretariat,
+    session: SessionDep,
+    audit: AuditDep,
+) -> MaterialSource:
+    application = await _application(session, application_id)
+    if application.survey is None:
+        raise ProblemError(
+            409, "survey-missing", "認定調査の結果が届いてから準備できます", field="application_id"
+        )
+    keys = set(get_schema(application.survey.get("schema_version", SURVEY_SCHEMA_VERSION)).note_keys)
+    unknown = sorted(set(data.marked_notes) - keys)
+    if unknown:
+        raise ProblemError(
+            422,
+            "note-key",
+            f"特記事項の項目番号が正しくありません: {', '.join(unknown)}",
+            field="marked_notes",
+        )
+    material = await session.get(BoardMaterial, application_id) or BoardMaterial(
+        application_id=application_id, prepared_by=principal.login_id
+    )
+    material.notes = dict(data.marked_notes)
+    material.opinion_points = data.opinion_points
+    material.prepared_by = principal.login_id
+    material.prepared_at = utcnow()
+    session.add(material)
+    await session.flush()
+    audit.record(
+        "board.material.prepare",
+        subject=application.atena_no,
+        detail={"application_id": application_id, "notes": sorted(data.marked_notes)},
+    )
+    return MaterialSource(
+        application_id=application_id,
+        survey_notes=dict(application.survey.get("notes") or {}),
+        marked_notes=material.notes,
+        opinion_points=material.opinion_points,
+        prepared_by=material.prepared_by,
+        prepared_at=material.prepared_at,
     )

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 
 from api.auth import AuditDep, Principal, require
-from api.deps import SessionDep
+from api.deps import SessionDep, SettingsDep
 from kaigo.security.permissions import Permission
 from models.security import StaffCreate, StaffPublic, StaffUpdate
 from services import staff as staff_service
@@ -19,7 +19,10 @@ LoginIdPath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{2,31}$", descri
 
 
 @router.post("/staff", status_code=status.HTTP_201_CREATED, summary="職員アカウントを作成する")
-async def create_staff(data: StaffCreate, _: Admin, session: SessionDep, audit: AuditDep) -> StaffPublic:
+async def create_staff(
+    data: StaffCreate, _: Admin, session: SessionDep, settings: SettingsDep, audit: AuditDep
+) -> StaffPublic:
+    staff_service.check_office(data.office, settings.office_labels)
     staff = await staff_service.create_staff(session=session, data=data)
     audit.record("staff.create", detail={"login_id": staff.login_id, "roles": staff.roles})
     return StaffPublic.model_validate(staff)
@@ -32,8 +35,14 @@ async def list_staff(_: Admin, session: SessionDep) -> list[StaffPublic]:
 
 @router.patch("/staff/{login_id}", summary="職員の権限・有効状態を変更する (即時に反映)")
 async def update_staff(
-    login_id: LoginIdPath, data: StaffUpdate, _: Admin, session: SessionDep, audit: AuditDep
+    login_id: LoginIdPath,
+    data: StaffUpdate,
+    _: Admin,
+    session: SessionDep,
+    settings: SettingsDep,
+    audit: AuditDep,
 ) -> StaffPublic:
+    staff_service.check_office(data.office, settings.office_labels)
     staff = await staff_service.update_staff(session=session, login_id=login_id, data=data)
     audit.record(
         "staff.update", detail={"login_id": login_id, **data.model_dump(exclude_none=True, mode="json")}

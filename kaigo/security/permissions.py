@@ -29,6 +29,7 @@ class Permission(StrEnum):
     NOTICE_EXPORT = "notice:export"  # 印刷委託用の一括出力
     DISCLOSURE_ISSUE = "disclosure:issue"  # 開示請求への回答作成
     AUDIT_READ = "audit:read"  # 操作記録の点検
+    DASHBOARD_READ = "dashboard:read"  # 監督者のダッシュボード (件数・日数・変更率; 個人情報なし)
     CODEC_DECODE = "codec:decode"  # Temporal UI での暗号化ペイロードの復号
     ADMIN = "admin"  # 職員アカウント・権限の管理
 
@@ -92,6 +93,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.DISCLOSURE_ISSUE,
             P.AUDIT_READ,
             P.CODEC_DECODE,
+            P.DASHBOARD_READ,
         }
     ),
     # Administrators manage accounts and review the audit trail; they do not read case files.

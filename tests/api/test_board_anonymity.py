@@ -28,7 +28,7 @@ Client = Callable[[str], httpx.AsyncClient]
 # Every field path a board member can read (a list contributes its items' paths).
 TASK_FIELDS = {
     "id", "case_id", "kind", "label", "reference", "candidate_role", "assignee", "state", "priority",
-    "due_at", "overdue", "insured_no", "version", "created_at", "closed_at", "closed_by",
+    "due_at", "overdue", "insured_no", "version", "created_at", "closed_at", "closed_by", "office",
 }  # fmt: skip
 CASE_FILE_FIELDS = {
     "application_id", "meeting_held_on", "agenda_no", "application_kind", "age_group", "previous_level",
@@ -42,6 +42,9 @@ CASE_FILE_FIELDS = {
     "survey_answers.dementia_independence", "opinion", "opinion.physical_independence",
     "opinion.dementia_independence", "opinion.stability", "opinion.short_term_memory",
     "opinion.decision_making", "opinion.communication", "opinion.eating", "opinion.specified_disease",
+    # What the secretariat checked for names and marked for the board; the seats (staff, not residents).
+    "marked_notes", "opinion_points", "panel", "seats", "seats.login_id", "seats.chair", "seats.status",
+    "seats.level", "seats.validity_months", "tally",
 }  # fmt: skip
 
 

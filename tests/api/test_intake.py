@@ -104,6 +104,7 @@ async def test_27_a_case_header_left_without_a_workflow_does_not_block_the_perso
                 stage="intake",
                 exclusive_key=f"certification:{insured_no}",
                 opened_by="intake",
+                opened_at=datetime.now(JST) - timedelta(minutes=5),  # the API died minutes ago
             )
         )
     response = await as_staff("intake").post("/certification-applications", json=_application(insured_no))
@@ -132,3 +133,54 @@ async def test_27_an_application_date_that_cannot_be_is_refused(
     )
     assert response.status_code == 422, response.text
     assert response.json()["type"].endswith(code) and response.json()["errors"][0]["field"] == "applied_on"
+
+
+async def _open_tasks(as_staff: Client, **query: Any) -> list[dict[str, Any]]:
+    for _ in range(100):  # the first tasks are written by the workflow's first step
+        found = (await as_staff("supervisor").post("/tasks/search", json=query)).json()["items"]
+        if found:
+            return list(found)
+        await asyncio.sleep(0.1)
+    return []
+
+
+async def test_each_case_and_its_tasks_belong_to_the_office_chosen_at_intake(
+    as_staff: Client, running_worker: None, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    chosen, default = await _insured(as_staff), await _insured(as_staff)
+    intake = as_staff("intake")
+    unknown = await intake.post("/certification-applications", json=_application(chosen, office="nowhere"))
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "office"
+    assert "honcho (本庁)" in unknown.json()["detail"]  # the offices to choose from
+
+    branch = await intake.post("/certification-applications", json=_application(chosen, office="higashi"))
+    assert branch.status_code == 201, branch.text
+    plain = await intake.post("/certification-applications", json=_application(default))
+    assert plain.status_code == 201, plain.text
+    async with sessions() as session:
+        offices = {
+            c.insured_no: c.office
+            for c in (await session.exec(select(CaseRecord).where(CaseRecord.opened_by == "intake"))).all()
+        }
+    assert (
+        offices[chosen] == "higashi" and offices[default] == "honcho"
+    )  # the clerk has no office: OFFICE_CODE
+
+    east = await _open_tasks(as_staff, case_id=branch.json()["workflow_id"])
+    assert east and {t["office"] for t in east} == {"higashi"}
+    only_east = await as_staff("supervisor").post("/tasks/search", json={"office": "higashi", "size": 100})
+    assert {t["case_id"] for t in only_east.json()["items"]} == {branch.json()["workflow_id"]}
+
+
+async def test_a_clerk_of_a_branch_office_files_for_their_office_by_default(
+    as_staff: Client, running_worker: None, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    insured_no = await _insured(as_staff)
+    moved = await as_staff("admin").patch("/staff/intake", json={"office": "nagayama"})
+    assert moved.status_code == 200 and moved.json()["office"] == "nagayama"
+    assert (await as_staff("admin").patch("/staff/intake", json={"office": "mars"})).status_code == 422
+    filed = await as_staff("intake").post("/certification-applications", json=_application(insured_no))
+    assert filed.status_code == 201, filed.text
+    async with sessions() as session:
+        case = await session.get(CaseRecord, filed.json()["workflow_id"])
+    assert case is not None and case.office == "nagayama"

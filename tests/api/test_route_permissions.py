@@ -13,15 +13,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from api.console.routers import CONSOLE_ROUTERS
 from api.main import ROUTERS
 from api.route_table import LOGGED_IN, PUBLIC, RouteRule, markdown_table, route_rules
 from kaigo.security.permissions import ROLE_PERMISSIONS, Permission, Role
 from kaigo.seed import DEMO_STAFF
-from models.security import AuditEvent
+from models.security import AuditEvent, Staff
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 RULES = route_rules(ROUTERS)
@@ -35,6 +37,7 @@ SAMPLE_PATH_VALUES = {
     "notice_id": "0" * 32,
     "export_id": "0" * 32,
     "file_name": "expiry_reminder-00000000-001.pdf",
+    "chart_id": "open-cases",
 }
 
 
@@ -118,3 +121,94 @@ async def test_each_role_reaches_exactly_the_routes_its_permissions_allow(
                     (login_id, "access.denied", "denied")
                 ]
                 assert rows[0].detail["permission"] == rule.permission
+
+
+# ------------------------------------------------------------------------------------------- web console
+
+CONSOLE_RULES = route_rules(CONSOLE_ROUTERS)
+
+
+def test_readme_console_route_table_matches_the_routes() -> None:
+    text = README.read_text()
+    table = (
+        text.split("<!-- console-routes:start -->", 1)[1].split("<!-- console-routes:end -->", 1)[0].strip()
+    )
+    assert table == markdown_table(CONSOLE_ROUTERS), "regenerate with `.venv/bin/kaigo routes --write-readme`"
+
+
+def test_every_console_route_needs_a_session() -> None:
+    assert {r.permission for r in CONSOLE_RULES} - {LOGGED_IN} <= {str(p) for p in Permission}
+    assert all(r.permission != PUBLIC for r in CONSOLE_RULES)
+
+
+async def _console_session(app: FastAPI, login_id: str) -> tuple[httpx.AsyncClient, str]:
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=("192.0.2.50", 50000)), base_url="http://kaigo.test"
+    )
+    page = await client.get("/ui/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    form = {"login_id": login_id, "password": "test-password-2026", "csrf_token": token.group(1)}
+    assert (await client.post("/ui/login", data=form)).status_code == 303
+    page = await client.get("/ui/login")  # the session's own token
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    return client, token.group(1)
+
+
+@pytest.mark.parametrize("rule", CONSOLE_RULES, ids=lambda r: f"{r.method} {r.path}")
+async def test_console_routes_without_a_session_lead_to_the_login(
+    api: httpx.AsyncClient, rule: RouteRule
+) -> None:
+    response = await api.request(rule.method, _url(rule), data={} if rule.method == "POST" else None)
+    if rule.method == "GET":
+        assert response.status_code == 303 and response.headers["location"].startswith(
+            "/ui/login?next=/console/"
+        )
+    else:
+        assert response.status_code == 401 and response.headers["content-type"].startswith("text/html")
+
+
+async def test_each_role_reaches_exactly_the_console_routes_its_permissions_allow(
+    app: FastAPI, sessions: async_sessionmaker[AsyncSession], demo_password_hash: str
+) -> None:
+    for role in Role:
+        # An account of its own per run: the audit trail, and so login throttling, outlives each test.
+        login_id = f"m-{role.value[:8]}-{uuid.uuid4().hex[:8]}".replace("_", "-")
+        async with sessions() as session, session.begin():
+            session.add(
+                Staff(
+                    login_id=login_id, display_name=login_id, password_hash=demo_password_hash, roles=[role]
+                )
+            )
+        client, csrf = await _console_session(app, login_id)
+        try:
+            for rule in CONSOLE_RULES:
+                request_id = f"console-{uuid.uuid4().hex}"
+                response = await client.request(
+                    rule.method,
+                    _url(rule),
+                    data={"csrf_token": csrf} if rule.method == "POST" else None,
+                    headers={"X-Request-ID": request_id},
+                )
+                allowed = (
+                    rule.permission == LOGGED_IN or Permission(rule.permission) in ROLE_PERMISSIONS[role]
+                )
+                async with sessions() as session:
+                    rows = (
+                        await session.exec(select(AuditEvent).where(AuditEvent.request_id == request_id))
+                    ).all()
+                refused = [
+                    r
+                    for r in rows
+                    if r.action == "access.denied" and r.detail["permission"] == rule.permission
+                ]
+                where = f"{login_id} {rule.method} {rule.path} → {response.status_code}"
+                assert response.status_code not in (401, 500), where
+                if allowed:
+                    assert not refused, where
+                else:
+                    assert response.status_code == 403 and "権限がありません" in response.text, where
+                    assert [(r.actor, r.outcome) for r in refused] == [(login_id, "denied")], where
+        finally:
+            await client.aclose()

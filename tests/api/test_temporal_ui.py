@@ -137,9 +137,10 @@ async def test_login_opens_a_codec_session_and_goes_to_the_ui(
     assert claims.login_id == "supervisor" and claims.session_id
     rows = await _audit(sessions, "supervisor")
     assert [(r.action, r.detail.get("via")) for r in rows[-2:]] == [
-        ("auth.login", "temporal-ui"),
+        ("auth.login", "browser"),  # one browser login for the console and the UI
         ("codec.session", None),
     ]
+    assert claims.session_id == rows[-2].detail["session"]  # the codec cookie dies with that login
     # The page now shows the session, with a way out.
     again = await client.get("/ui/login")
     assert "ログイン中" in again.text and "ログアウト" in again.text and "復号" in again.text
@@ -180,28 +181,33 @@ async def test_wrong_passwords_are_throttled_and_audited_like_the_api(
 
 
 @pytest.mark.parametrize("role", ["board_member", "surveyor"])
-async def test_staff_who_do_not_follow_every_case_get_no_session(
+async def test_staff_who_do_not_follow_every_case_get_no_ui_session(
     browser: Callable[[], httpx.AsyncClient],
     new_staff: Callable[[str], Awaitable[str]],
     sessions: async_sessionmaker[AsyncSession],
     role: str,
 ) -> None:
+    """They log in to the web console, but the UI stays closed: no codec cookie, a refusal that is audited."""
     login_id = await new_staff(role)
     client = browser()
     refused = await _login(client, login_id)
     assert refused.status_code == 403 and "Temporal UI を利用できません" in refused.text
     assert COOKIE not in client.cookies
-    assert (await _audit(sessions, login_id))[-1].action == "access.denied"
+    rows = [(r.action, r.detail.get("permission")) for r in await _audit(sessions, login_id)]
+    assert ("access.denied", "temporal-ui") in rows and ("auth.login", None) in rows
+    ui = await client.get(START, headers=HTML)
+    assert ui.status_code == 303 and ui.headers["location"].startswith("/ui/login")
 
 
 @pytest.mark.parametrize(
-    "target", ["https://evil.example/", "//evil.example/temporal/", "/auth/me", "/temporal/\\evil"]
+    "target",
+    ["https://evil.example/", "//evil.example/temporal/", "/auth/me", "/temporal/\\evil", "/console\\x"],
 )
-async def test_the_login_redirects_only_into_the_ui(
+async def test_the_login_redirects_only_into_the_ui_or_the_console(
     browser: Callable[[], httpx.AsyncClient], staff_tokens: dict[str, str], target: str
 ) -> None:
     response = await _login(browser(), "supervisor", next=target)
-    assert response.status_code == 303 and response.headers["location"] == START
+    assert response.status_code == 303 and response.headers["location"] == "/console/"
 
 
 async def test_logout_ends_the_session_even_for_a_kept_copy_of_the_cookie(

@@ -18,35 +18,13 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
-from tests.dev_stack import Stack, new_stack
+from kaigo.console_tour import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import NEEDS_CHROMIUM
+from tests.dev_stack import Stack
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 INSURED_NO = "0100000002"  # a seeded demo resident
 WAITING = "調査・意見書待ち"
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian's chromium is missing: `make test` installs it (apt-get install chromium)",
-    ),
-]
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = new_stack(tmp_path_factory.mktemp("browser-stack"))
-    process = stack.start()
-    yield stack
-    stack.stop(process)
+pytestmark = [pytest.mark.integration, NEEDS_CHROMIUM]
 
 
 @pytest.fixture(scope="module")

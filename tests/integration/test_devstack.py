@@ -114,7 +114,8 @@ def test_make_dev_runs_everything_and_keeps_data_across_a_restart(stack: Stack) 
     assert demo_password("supervisor") in log  # the demo credentials are printed
     banner = log.split("kaigo-flow is ready", 1)[1].split("Ctrl-C stops everything", 1)[0]
     assert f"Temporal UI  {stack.api}/temporal/\n" in banner
-    assert f"UI login     {stack.api}/ui/login\n" in banner
+    assert f"UI login     {stack.api}/ui/login (one login for the console and the Temporal UI)\n" in banner
+    assert f"Web console  {stack.api}/console/\n" in banner
     # Every address printed names one host, and the dev server's own UI port is never offered.
     assert set(re.findall(r"https?://([^:/\s]+)", log)) == {"localhost"}
     assert stack.ui.rsplit(":", 1)[1] not in banner

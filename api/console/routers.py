@@ -1,0 +1,10 @@
+"""Every console router, in the order they are mounted (the README's console route table is read from them).
+
+A procedure's console module (its forms, case panel, charts and routes) is imported here, which registers it.
+"""
+
+from __future__ import annotations
+
+from api.console import board, cases, certification, dashboard, home, tasks
+
+CONSOLE_ROUTERS = tuple(module.router for module in (home, tasks, cases, certification, board, dashboard))
