@@ -66,6 +66,11 @@ class EndReason(StrEnum):
     LOST_STATUS = RegistryEnd.LOST_STATUS.value  # 被保険者資格の喪失 (転出など)
 
 
+class CertificationSource(StrEnum):
+    DECIDED = "decided"
+    IMPORTED = "imported"
+
+
 class CertificationApplication(SQLModel, table=True):
     """One application: its intake data and the evidence and decision its workflow records.
 
@@ -138,6 +143,16 @@ class Certification(SQLModel, table=True):
     board_opinion: str | None = Field(default=None, max_length=400)  # 審査会意見 (留意事項)
     service_types: list[str] = Field(default_factory=list, sa_column=sa.Column(JSONB, nullable=False))
     decided_on: date
+    # Whether the person used services in the last year: renewal reminders may be limited to them (policy).
+    # Kept as a flag until the benefit-claims data (給付実績) is connected.
+    service_use_last_year: bool = Field(
+        default=True, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.true())
+    )
+    # decided: by a CertificationWorkflow here; imported: adopted from the previous system (kaigo import).
+    source: str = Field(
+        default=CertificationSource.DECIDED,
+        sa_column=sa.Column(sa.String(8), nullable=False, server_default=CertificationSource.DECIDED.value),
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
 
 

@@ -5,7 +5,7 @@ may belong to an office (the default office of what they receive). The console's
 server-side drafts of task forms and the secretariat's board material get tables of their own.
 
 Revision ID: 0013
-Revises: 0006
+Revises: 0011
 Create Date: 2026-12-01 09:00:00.000000
 """
 
