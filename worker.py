@@ -26,8 +26,8 @@ from kaigo import temporal_client
 from kaigo.config import Settings, get_settings
 from kaigo.db import make_engine, make_sessionmaker
 from kaigo.logs import configure_logging
-from kaigo.periodic import PERIODIC_WORKFLOWS, ensure_periodic_schedules, periodic_activities
 from kaigo.search_attributes import ensure_search_attributes
+from periodic import PERIODIC_WORKFLOWS, ensure_periodic_schedules, periodic_activities
 from procedures import PROCEDURES, ensure_schedules
 
 log = structlog.get_logger("kaigo.worker")

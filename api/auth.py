@@ -22,9 +22,9 @@ from api.request_context import current_client_addr, current_request_id
 from kaigo.errors import ProblemError
 from kaigo.security import audit
 from kaigo.security.audit import AuditEntry, Outcome
-from kaigo.security.permissions import ROLE_PERMISSIONS, SCOPED_ROLES, Permission, Role, permissions_for
 from kaigo.security.refusals import RefusalKey
 from kaigo.security.tokens import InvalidToken, TokenClaims, decode_codec_token, decode_token
+from models.permissions import ROLE_PERMISSIONS, SCOPED_ROLES, Permission, Role, permissions_for
 from models.security import RevokedToken, Staff
 from models.task import Task, TaskState
 

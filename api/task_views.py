@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from api.auth import Principal
-from kaigo.security.permissions import Permission
+from models.permissions import Permission
 from models.task import Task, TaskPublic, TaskState
 from procedures import TASK_KINDS
 

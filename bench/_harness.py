@@ -1,5 +1,5 @@
 """Shared by the HTTP benches: a throw-away embedded PostgreSQL, bulk seeding, the real API as `make dev`
-starts it (`python -m kaigo api --no-migrate`, its own process(es)), latency statistics and a sampler of
+starts it (`python -m cli api --no-migrate`, its own process(es)), latency statistics and a sampler of
 what PostgreSQL sessions are waiting on.
 
 Seeding writes the rows GET /cases/{id} and POST /tasks/search read today (person, case_record,
@@ -212,7 +212,7 @@ class Api:
 
 
 def start_api(db: Database, log_dir: Path, **env: str) -> Api:
-    """`python -m kaigo api --no-migrate`, as `make dev` runs it; Temporal is not needed for reads."""
+    """`python -m cli api --no-migrate`, as `make dev` runs it; Temporal is not needed for reads."""
     port = free_port()
     log_path = log_dir / f"api-{port}.log"
     environment = {
@@ -226,7 +226,7 @@ def start_api(db: Database, log_dir: Path, **env: str) -> Api:
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "kaigo", "api", "--no-migrate"],
+            [sys.executable, "-m", "cli", "api", "--no-migrate"],
             cwd=ROOT,
             env=environment,
             stdout=log,

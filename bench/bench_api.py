@@ -20,6 +20,7 @@ from temporalio.client import Client
 
 from api.deps import Resources
 from api.main import create_app
+from cli.seed import demo_password, seed_demo_residents, seed_demo_staff
 from kaigo import embedded, migrate, temporal_client
 from kaigo.config import Settings
 from kaigo.db import make_engine, make_sessionmaker
@@ -27,7 +28,6 @@ from kaigo.logs import configure_logging
 from kaigo.security.audit import verify_database
 from kaigo.security.audit_chain import chain_once
 from kaigo.security.field_crypto import FieldCipher
-from kaigo.seed import demo_password, seed_demo_residents, seed_demo_staff
 
 
 def _ms(samples: list[float]) -> str:

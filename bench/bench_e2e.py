@@ -3,7 +3,7 @@ fixed shape of the old code (45 activities, 8 updates) on the same server, in th
 
     .venv/bin/python bench/bench_e2e.py [--cases 40] [--concurrency 10]
 
-1. Starts the whole system as `make dev` does (`python -m kaigo dev` on free ports, a throw-away data
+1. Starts the whole system as `make dev` does (`python -m cli dev` on free ports, a throw-away data
    directory): embedded PostgreSQL, the Temporal dev server, the workers, the API.
 2. Baseline: `BareShapeWorkflow` — 5 no-op activities, then 8 times (wait for an update, 5 no-op activities) —
    run by an in-process worker against that same dev server; `--cases` of them, `--concurrency` at a time,
@@ -108,7 +108,7 @@ def start_stack(data_dir: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]
     env.update({k: str(v) for k, v in ports.items()}, DATA_DIR=str(data_dir), LOG_LEVEL="WARNING")
     log = (data_dir / "dev.log").open("ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "kaigo", "dev"], cwd=ROOT, env=env, stdout=log, stderr=log
+        [sys.executable, "-m", "cli", "dev"], cwd=ROOT, env=env, stdout=log, stderr=log
     )
     api = f"http://localhost:{ports['API_PORT']}"
     deadline = time.monotonic() + 180

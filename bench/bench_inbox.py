@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_inbox.py [--seconds 10] [--clients 50] [--explain FILE]
 
 For each query type (the caller's inbox, by case, by 被保険者番号, overdue across roles) it measures:
-- the API (`POST /tasks/search` on the real server, `python -m kaigo api`), 50 closed-loop clients and one;
+- the API (`POST /tasks/search` on the real server, `python -m cli api`), 50 closed-loop clients and one;
 - the same SQL run directly (psycopg, 50 connections and one): the statements are captured from
   services.tasks.search itself, for 100 different parameter sets per type, so the baseline is exactly
   what the API sends (its count and its page query), whatever the code of the day generates.

@@ -22,12 +22,12 @@ from temporalio.client import Client
 
 from api.deps import Resources
 from api.main import create_app
+from cli.seed import demo_password, seed_demo_staff
 from kaigo import embedded, migrate, temporal_client
 from kaigo.config import Settings
 from kaigo.db import make_engine, make_sessionmaker
 from kaigo.logs import configure_logging
 from kaigo.security.field_crypto import FieldCipher
-from kaigo.seed import demo_password, seed_demo_staff
 from models.premium_csv import COLUMNS
 from models.registry import Insured, Person
 from models.restriction import PremiumAssessment

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_reads.py [--rate 100] [--duration 60] [--cases 5000]
 
-Starts the API as `make dev` does (`python -m kaigo api --no-migrate`: its configured worker processes)
+Starts the API as `make dev` does (`python -m cli api --no-migrate`: its configured worker processes)
 on a throw-away embedded PostgreSQL seeded with cases, timelines and tasks (bench/_harness.py). Temporal is
 not needed for these routes. The load generator is a separate process.
 

@@ -14,7 +14,9 @@ mkdir -p "$OUT"
 
 API=${API:-http://localhost:8000}
 STAMP=$(date +%s)
-export TODAY=$(date +%F) TODAY_YYYYMMDD=$(date +%Y%m%d)
+# Business dates are dates in Japan, whatever this machine's time zone.
+jst() { TZ=Asia/Tokyo date "$@"; }
+export TODAY=$(jst +%F) TODAY_YYYYMMDD=$(jst +%Y%m%d)
 export ATENA_NO="8$STAMP" INSURED_NO="9${STAMP: -9}"
 
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }

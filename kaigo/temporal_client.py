@@ -71,14 +71,23 @@ async def bounded(timeout: timedelta = CALL_TIMEOUT, *, accepted: bool = False) 
 
 
 async def execute_update(
-    handle: WorkflowHandle[Any, Any], update: Callable[..., Awaitable[R]], arg: Any
+    handle: WorkflowHandle[Any, Any],
+    update: Callable[..., Awaitable[R]],
+    arg: Any,
+    *,
+    update_id: str | None = None,
 ) -> R:
     """`handle.execute_update`, bounded: admission within CALL_TIMEOUT (a paused server or a stopped worker
-    answers 503 in seconds), then the handler's result within UPDATE_RESULT_TIMEOUT."""
+    answers 503 in seconds), then the handler's result within UPDATE_RESULT_TIMEOUT.
+
+    `update_id` makes a retry safe: a request that timed out may still reach the workflow once the server
+    answers again; the retry with the same id is given that update's outcome instead of running it twice
+    (the server keeps it, even after the workflow has closed)."""
     async with bounded():
         started = await handle.start_update(
             update,
             arg,
+            id=update_id,
             wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             rpc_timeout=CALL_TIMEOUT,
         )

@@ -13,10 +13,10 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from kaigo.security.permissions import Permission, Role
 from models.alwaysj import PrimaryResultRecord
 from models.case import CaseType
 from models.certification import STAGE_LABELS, Stage
+from models.permissions import Permission, Role
 from models.physician_opinion import OpinionRequest, PhysicianOpinion
 from models.procedure import ProcedureModel, TaskKindSpec
 from models.survey import SurveyRecord, Text100, bounded_text, raise_at

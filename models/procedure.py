@@ -20,8 +20,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kaigo.security.permissions import Permission, Role
 from models.case import CaseType
+from models.permissions import Permission, Role
 from models.survey import Text100
 
 # ------------------------------------------------------------------------------------- descriptions

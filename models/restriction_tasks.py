@@ -10,8 +10,8 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from kaigo.security.permissions import Permission, Role
 from models.case import CaseType
+from models.permissions import Permission, Role
 from models.procedure import ProcedureModel, TaskKindSpec
 from models.restriction import STAGE_LABELS, ExplanationForm, Stage
 from models.survey import Text60, bounded_text, raise_at

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
-from kaigo.security.permissions import Role
 from models.common import utcnow
+from models.permissions import Role
 
 LoginId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{2,31}$")]
 OfficeCode = Annotated[

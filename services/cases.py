@@ -181,7 +181,12 @@ async def open_cases_of(*, session: AsyncSession, atena_no: str) -> list[CaseRec
 
 async def end_case(*, temporal: Client, case_id: str, request: EndCase) -> CaseClosed:
     """取下げ, death or loss of status: the workflow cancels its tasks, records why and sends nothing more."""
-    return await workflow_updates.execute(temporal, case_id, ProcedureWorkflow.end_case, request)
+    # The same end (reason, day, staff) twice is one end: a retry after a timeout whose first attempt did
+    # reach the workflow gets that outcome, not a 409. The free-text note stays out of the id (history).
+    update_id = f"end-case:{request.reason}:{request.on.isoformat()}:{request.actor}"
+    return await workflow_updates.execute(
+        temporal, case_id, ProcedureWorkflow.end_case, request, update_id=update_id
+    )
 
 
 async def end_open_cases(

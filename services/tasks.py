@@ -4,6 +4,7 @@ through the owning workflow's `complete_task` update (DESIGN.md, human-task prot
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -18,9 +19,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
 from kaigo.errors import ProblemError
-from kaigo.security.permissions import Role
 from models.case import CASE_ID_EXAMPLE, CaseId
 from models.common import utcnow
+from models.permissions import Role
 from models.procedure import CompleteTask, TaskCompleted
 from models.registry import InsuredNo
 from models.task import Task, TaskPublic, TaskState
@@ -307,8 +308,16 @@ async def complete(*, temporal: Client, task: Task, actor: str, payload: dict[st
     """Send the completion to the workflow; its validator rejects before anything reaches history. It returns
     once the step the completion started is written, so a re-read shows the task closed and the next ones."""
     request = CompleteTask(task_id=str(task.id), actor=actor, payload=payload)
+    # The same completion sent again (a retry after a timeout whose first attempt did reach the workflow)
+    # gets that attempt's result; any other one, by another person or with other data, is judged on its
+    # own (and refused: the task is closed). A digest, not the payload, goes into the id (history).
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return await workflow_updates.execute(
-        temporal, task.workflow_id, ProcedureWorkflow.complete_task, request
+        temporal,
+        task.workflow_id,
+        ProcedureWorkflow.complete_task,
+        request,
+        update_id=f"complete-task:{task.id}:{actor}:{digest}",
     )
 
 

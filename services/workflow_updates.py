@@ -24,10 +24,18 @@ A = TypeVar("A")
 _CLOSED = "このケースは既に終了しています"
 
 
-async def execute(client: Client, workflow_id: str, update: Callable[[Any, A], Awaitable[R]], arg: A) -> R:
+async def execute(
+    client: Client,
+    workflow_id: str,
+    update: Callable[[Any, A], Awaitable[R]],
+    arg: A,
+    *,
+    update_id: str | None = None,
+) -> R:
+    """`update_id`: for a write staff may retry after a 503 (see temporal_client.execute_update)."""
     handle = client.get_workflow_handle(workflow_id)
     try:
-        return await temporal_client.execute_update(handle, update, arg)
+        return await temporal_client.execute_update(handle, update, arg, update_id=update_id)
     except WorkflowUpdateFailedError as exc:
         raise problem_for(exc.cause) from exc
     except RPCError as exc:

@@ -31,13 +31,13 @@ from temporalio.testing import WorkflowEnvironment
 import models  # noqa: F401  (registers the tables truncated between tests)
 from api.deps import Resources
 from api.main import create_app
+from cli.seed import DEMO_STAFF
 from kaigo import embedded, migrate, search_attributes, temporal_client
 from kaigo.config import Settings
 from kaigo.db import make_engine, make_sessionmaker
 from kaigo.security.field_crypto import FieldCipher
 from kaigo.security.passwords import hash_password
 from kaigo.security.tokens import issue_token
-from kaigo.seed import DEMO_STAFF
 from models.security import Staff
 
 INTEGRATION_FIXTURES = {"postgres_server_url", "time_skipping_env", "dev_server_env"}

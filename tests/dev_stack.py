@@ -17,7 +17,7 @@ import httpx
 import psutil
 import pytest
 
-from kaigo.seed import demo_password
+from cli.seed import demo_password
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +38,7 @@ class Stack:
     def start(self) -> subprocess.Popen[bytes]:
         with self.log.open("ab") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "kaigo", "dev"], cwd=ROOT, env=self.env, stdout=out, stderr=out
+                [sys.executable, "-m", "cli", "dev"], cwd=ROOT, env=self.env, stdout=out, stderr=out
             )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

@@ -1,6 +1,6 @@
 """AuditAnchorWorkflow: records the audit chain's head in a workflow history, outside PostgreSQL.
 
-Started every AUDIT_ANCHOR_MINUTES by the `audit-anchor` Temporal Schedule (kaigo/periodic.py). Its one
+Started every AUDIT_ANCHOR_MINUTES by the `audit-anchor` Temporal Schedule (periodic.py). Its one
 activity reads the head (chain_seq, hash) and the workflow returns it, so the head is stored in Temporal's
 history. `kaigo audit verify` reads the recent results back and fails if PostgreSQL no longer holds an
 anchored head: deleting the newest rows, or rewriting the tail with recomputed hashes, cannot go unnoticed

@@ -31,10 +31,10 @@ from api.auth import AuditDep, AuditTrail, Principal, Require, check_account, de
 from api.deps import Resources, ResourcesDep
 from kaigo.config import Settings
 from kaigo.errors import ProblemError
-from kaigo.security.permissions import Permission, Role
 from kaigo.security.tokens import TokenClaims
 from models.common import utcnow
 from models.console import ConsoleSession
+from models.permissions import Permission, Role
 from models.security import RevokedToken, Staff
 
 SESSION_COOKIE = "kaigo_session"

@@ -16,9 +16,9 @@ from api.console.pages import ConsoleRoute, page
 from api.routes import board as board_routes
 from api.routes import tasks as task_routes
 from kaigo.errors import ProblemError
-from kaigo.security.permissions import Permission
 from models.board import RecusalCreate
 from models.certification_tasks import CertificationTask as T
+from models.permissions import Permission
 from models.task import TaskPublic
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)

@@ -25,7 +25,7 @@ from api.idempotency import Idempotency
 from api.route_table import LOGGED_IN, PUBLIC, requirement
 from api.unit_of_work import transaction
 from kaigo.config import Settings
-from kaigo.security.permissions import Permission
+from models.permissions import Permission
 
 R = TypeVar("R")
 

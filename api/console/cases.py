@@ -22,8 +22,8 @@ from api.routes import registry as registry_routes
 from api.routes.temporal_ui import PREFIX as TEMPORAL_PREFIX
 from api.routes.temporal_ui import may_view
 from kaigo.errors import ProblemError
-from kaigo.security.permissions import Permission
 from models.case import CASE_ID_PATTERN, CaseType
+from models.permissions import Permission
 from models.registry import MyNumberReveal, PersonPublic
 from procedures import TASK_KINDS
 from services import cases as case_service

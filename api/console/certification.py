@@ -33,12 +33,12 @@ from api.routes import certification as certification_routes
 from api.routes import registry as registry_routes
 from api.routes.cases import CaseDetail
 from kaigo.errors import ProblemError
-from kaigo.security.permissions import Permission
 from models.alwaysj import AlwaysjCsvError, parse_primary_result_csv
 from models.case import CASE_ID_PATTERN, CaseState, CaseType
 from models.certification import ApplicationCreate
 from models.certification_tasks import CertificationTask as T
 from models.common import today_in_japan
+from models.permissions import Permission
 from models.physician_opinion import PhysicianOpinion
 from models.survey import (
     SURVEY_SCHEMA_VERSION,

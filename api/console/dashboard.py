@@ -14,8 +14,8 @@ from api.console.charts import CHARTS, Table, chart_by_id
 from api.console.pages import ConsoleRoute, page
 from api.routes import dashboard as dashboard_routes
 from kaigo.errors import ProblemError
-from kaigo.security.permissions import Permission
 from models.common import today_in_japan
+from models.permissions import Permission
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 

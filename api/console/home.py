@@ -8,7 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 from api.console.auth import SignedIn
 from api.console.pages import PAGE_HEADERS, ConsoleRoute
 from api.routes.temporal_ui import UI_START, may_view
-from kaigo.security.permissions import Permission
+from models.permissions import Permission
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 

@@ -20,8 +20,8 @@ from markupsafe import Markup, escape
 from api.console.auth import Console, LoginRequired
 from api.errors import field_errors, unavailable_problem
 from kaigo.errors import ProblemError
-from kaigo.security.permissions import ROLE_LABELS, Permission, Role
 from models.common import JST
+from models.permissions import ROLE_LABELS, Permission, Role
 from rules.wareki import to_wareki
 
 log = structlog.get_logger(__name__)

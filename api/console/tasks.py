@@ -28,9 +28,9 @@ from api.routes import registry as registry_routes
 from api.routes import tasks as task_routes
 from api.unit_of_work import transaction
 from kaigo.errors import ProblemError
-from kaigo.security.permissions import SCOPED_ROLES, Permission, Role
 from models.common import JST, utcnow
 from models.console import TaskDraft
+from models.permissions import SCOPED_ROLES, Permission, Role
 from models.security import Staff
 from models.task import TaskPublic, TaskState
 from procedures import TASK_KINDS

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Query
 from api.auth import AuditDep, Principal, require
 from api.deps import PageDep, SessionDep
 from api.params import AtenaNoQuery
-from kaigo.security.permissions import Permission
 from models.common import Page
+from models.permissions import Permission
 from models.security import AuditEventPublic
 from services import audit_log
 

@@ -23,8 +23,8 @@ from api.auth import (
 from api.deps import Resources, ResourcesDep, SessionDep
 from api.request_context import current_client_addr
 from kaigo.errors import ProblemError
-from kaigo.security.permissions import ROLE_LABELS, Permission
 from kaigo.security.tokens import TokenClaims, issue_codec_token, issue_token
+from models.permissions import ROLE_LABELS, Permission
 from models.security import RevokedToken, Staff, StaffPublic, TokenResponse
 from services import staff as staff_service
 

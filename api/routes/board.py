@@ -15,7 +15,6 @@ from api.auth import AuditDep, Principal, require
 from api.deps import ResourcesDep, SessionDep
 from api.unit_of_work import transaction
 from kaigo.errors import ProblemError
-from kaigo.security.permissions import Permission, Role
 from models.board import (
     BoardAllocation,
     BoardMaterial,
@@ -36,6 +35,7 @@ from models.case import CaseType, case_id_for
 from models.certification import CertificationApplication, Recuse
 from models.certification_tasks import CertificationTask
 from models.common import utcnow
+from models.permissions import Permission, Role
 from models.security import Staff
 from models.survey import SURVEY_SCHEMA_VERSION, NoteText, bounded_text, get_schema
 from models.task import Task, TaskState

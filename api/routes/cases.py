@@ -10,9 +10,9 @@ from pydantic import BaseModel, Field
 from api.auth import AuditDep, Principal, check_subject_access, require
 from api.deps import ResourcesDep, SessionDep
 from api.task_views import task_view
-from kaigo.security.permissions import Permission
 from models.case import CASE_ID_EXAMPLE, CaseEventPublic, CaseId, CasePublic
 from models.common import utcnow
+from models.permissions import Permission
 from models.task import TaskPublic
 from procedures import procedure_of
 from services import cases, tasks

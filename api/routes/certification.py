@@ -13,7 +13,6 @@ from api.idempotency import IdempotencyDep
 from api.task_views import task_view
 from api.unit_of_work import transaction
 from kaigo.errors import ProblemError
-from kaigo.security.permissions import Permission
 from models.alwaysj import (
     AlwaysjCsvError,
     ApplicationExportRow,
@@ -24,6 +23,7 @@ from models.case import CaseState
 from models.certification import ApplicationCreate, ApplicationPublic, EndReason, Withdrawal
 from models.certification_tasks import CertificationTask
 from models.common import utcnow
+from models.permissions import Permission
 from models.physician_opinion import PhysicianOpinion
 from models.procedure import EndCase
 from models.registry import Person
@@ -109,7 +109,9 @@ async def withdraw(
 ) -> ApplicationPublic:
     async with transaction(resources, audit) as session:
         application, case = await certification.get(session=session, application_id=application_id)
-    if case.state != CaseState.OPEN:
+    # A withdrawn case goes on to the workflow: the same withdrawal sent again (a retry after a timeout)
+    # answers with its outcome, a different one is refused there (services/cases.end_case).
+    if case.state != CaseState.OPEN and application.end_reason != EndReason.WITHDRAWN:
         raise ProblemError(409, "case-closed", "この申請は既に決定または終了しています")
     await cases.end_case(
         temporal=resources.temporal,

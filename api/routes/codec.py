@@ -15,7 +15,7 @@ from temporalio.api.common.v1 import Payloads
 from api.auth import AuditDep, Principal, require
 from api.deps import ResourcesDep, SessionDep
 from kaigo.errors import ProblemError
-from kaigo.security.permissions import Permission
+from models.permissions import Permission
 
 router = APIRouter(prefix="/codec", tags=["codec"])
 

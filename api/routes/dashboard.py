@@ -11,8 +11,8 @@ from api.auth import Principal, require
 from api.console.charts import CHARTS, chart_by_id
 from api.deps import SessionDep, SettingsDep
 from kaigo.errors import ProblemError
-from kaigo.security.permissions import Permission
 from models.common import today_in_japan
+from models.permissions import Permission
 
 router = APIRouter(tags=["dashboard"])
 

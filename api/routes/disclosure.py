@@ -13,9 +13,9 @@ from pydantic import AfterValidator
 from api.auth import AuditDep, Principal, require
 from api.deps import ResourcesDep, SessionDep
 from api.params import AtenaNoPath
-from kaigo.security.permissions import Permission
 from models.common import utcnow
 from models.japanese_text import check_plain_text
+from models.permissions import Permission
 from services import disclosure
 
 router = APIRouter(tags=["disclosure"])

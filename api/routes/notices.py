@@ -27,9 +27,9 @@ from api.auth import AuditDep, Principal, check_subject_access, require
 from api.deps import PageDep, ResourcesDep, SessionDep
 from api.params import AtenaNoQuery, InsuredNoQuery
 from kaigo.errors import ProblemError
-from kaigo.security.permissions import Permission
 from models.common import Page, today_in_japan
 from models.notice import NoticePdf, NoticePublic, NoticeRecord, NoticeVoid
+from models.permissions import Permission
 from models.print_export import NoticeExportCreate, NoticeExportPublic
 from notices.catalogue import CATALOGUE, NoticeDataError, validate_data
 from notices.models.common import Issuer

@@ -19,9 +19,9 @@ from api.deps import Resources, ResourcesDep
 from api.params import InsuredNoPath
 from api.unit_of_work import transaction
 from kaigo.errors import ProblemError
-from kaigo.security.permissions import Permission
 from models.alwaysj import CsvIssue
 from models.common import today_in_japan
+from models.permissions import Permission
 from models.premium_csv import COLUMNS, PaymentCsvError, parse_payment_csv
 from models.restriction import (
     AssessmentBatch,

@@ -16,8 +16,8 @@ from api.deps import PageDep, ResourcesDep, SessionDep
 from api.params import AtenaNoPath, HouseholdNoQuery, InsuredNoPath, InsuredNoPrefixQuery
 from api.unit_of_work import transaction
 from kaigo.errors import ProblemError
-from kaigo.security.permissions import Permission
 from models.common import Page
+from models.permissions import Permission
 from models.procedure import RegistryEnd
 from models.registry import (
     Insured,

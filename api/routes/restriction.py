@@ -21,9 +21,9 @@ from api.params import InsuredNoPath
 from api.unit_of_work import transaction
 from kaigo import temporal_client
 from kaigo.errors import ProblemError
-from kaigo.security.permissions import Permission
 from models.case import CASE_ID_PATTERN, CaseState, CaseType, parse_case_id
 from models.common import today_in_japan
+from models.permissions import Permission
 from models.restriction import (
     InsurerNotice,
     InsurerNoticeRequest,

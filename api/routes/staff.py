@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, status
 
 from api.auth import AuditDep, Principal, require
 from api.deps import SessionDep, SettingsDep
-from kaigo.security.permissions import Permission
+from models.permissions import Permission
 from models.security import StaffCreate, StaffPublic, StaffUpdate
 from services import staff as staff_service
 

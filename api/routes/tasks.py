@@ -19,8 +19,8 @@ from api.errors import field_errors
 from api.task_views import task_view
 from api.unit_of_work import transaction
 from kaigo.errors import ProblemError
-from kaigo.security.permissions import ROLE_LABELS, SCOPED_ROLES, Permission, Role
 from models.common import utcnow
+from models.permissions import ROLE_LABELS, SCOPED_ROLES, Permission, Role
 from models.security import Staff
 from models.task import Task, TaskPublic, TaskState
 from procedures import TASK_KINDS

@@ -29,7 +29,7 @@ from starlette.background import BackgroundTask
 
 from api.auth import Principal, codec_session_principal
 from kaigo.errors import ProblemError
-from kaigo.security.permissions import Permission
+from models.permissions import Permission
 
 PREFIX = "/temporal"
 LOGIN_PATH = "/ui/login"

@@ -42,10 +42,10 @@ from api.deps import Resources, ResourcesDep, SessionDep
 from api.routes.auth import authenticate, issue_codec_token_for, set_codec_cookie
 from api.routes.temporal_ui import UI_START, may_view
 from kaigo.errors import ProblemError
-from kaigo.security.permissions import ROLE_LABELS, Permission, Role
 from kaigo.security.tokens import TokenClaims
 from models.common import JST
 from models.console import ConsoleSession
+from models.permissions import ROLE_LABELS, Permission, Role
 from models.security import RevokedToken
 from services import staff as staff_service
 

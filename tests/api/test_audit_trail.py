@@ -18,8 +18,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from typer.testing import CliRunner
 
+from cli.main import app as cli
 from kaigo import embedded, migrate
-from kaigo.cli import app as cli
 from kaigo.db import make_engine, make_sessionmaker
 from kaigo.security import audit
 from kaigo.security.audit import AuditEntry, verify_database

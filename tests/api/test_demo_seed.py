@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from kaigo.seed import seed_demo_board, seed_demo_staff
+from cli.seed import seed_demo_board, seed_demo_staff
 from models.board import BoardMeeting
 
 

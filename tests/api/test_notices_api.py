@@ -557,7 +557,7 @@ async def test_the_retention_purge_removes_a_persons_notices_pdfs_and_voids(
     settings: Settings,
     database_url: str,
 ) -> None:
-    from kaigo.operator_jobs import run_purge
+    from cli.operator_jobs import run_purge
 
     gone, kept = await register_person(intake), await register_person(intake)
     issued = await issue_notice(sessions, settings, gone)
@@ -586,7 +586,7 @@ async def test_cli_lists_unfinished_numbers_and_completes_the_ones_in_progress(
 ) -> None:
     from typer.testing import CliRunner
 
-    from kaigo.cli import app as cli
+    from cli.main import app as cli
     from kaigo.config import get_settings
 
     atena_no = await register_person(intake)

@@ -417,7 +417,7 @@ async def test_cli_exports_with_progress_and_resumes_by_job_id(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from kaigo.cli import app as cli
+    from cli.main import app as cli
     from kaigo.config import get_settings
 
     monkeypatch.setenv("DATABASE_URL", database_url)
@@ -472,7 +472,7 @@ def test_preview_command_writes_the_page_or_says_what_to_install(
 ) -> None:
     import shutil
 
-    from kaigo.cli import app as cli
+    from cli.main import app as cli
 
     runner = CliRunner()
     if shutil.which("pdftoppm"):

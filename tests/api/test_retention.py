@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from cli.operator_jobs import run_purge
 from kaigo.config import Settings
-from kaigo.operator_jobs import run_purge
 from kaigo.security.audit import verify_database
 from models.registry import Insured, Person
 from models.security import AuditEvent

@@ -21,8 +21,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api.console.routers import CONSOLE_ROUTERS
 from api.main import ROUTERS
 from api.route_table import LOGGED_IN, PUBLIC, RouteRule, markdown_table, route_rules
-from kaigo.security.permissions import ROLE_PERMISSIONS, Permission, Role
-from kaigo.seed import DEMO_STAFF
+from cli.seed import DEMO_STAFF
+from models.permissions import ROLE_PERMISSIONS, Permission, Role
 from models.security import AuditEvent, Staff
 
 README = Path(__file__).resolve().parents[2] / "README.md"

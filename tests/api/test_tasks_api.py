@@ -219,11 +219,18 @@ async def test_withdrawal_and_death_end_cases_over_http(as_staff: Client, case: 
     assert withdrawn.json()["end_reason"] == "withdrawn"
     open_tasks = await as_staff("supervisor").post("/tasks/search", json={"case_id": case["workflow_id"]})
     assert open_tasks.json()["total"] == 0
+    # Sent again (a double click, a retry after a timeout): the same withdrawal, not a second one.
     again = await intake.post(
         f"/certification-applications/{case['id']}/withdrawal",
-        json={"reason": "重複", "withdrawn_on": _today().isoformat()},
+        json={"reason": "入院のため", "withdrawn_on": _today().isoformat()},
     )
-    assert again.status_code == 409
+    assert again.status_code == 200 and again.json()["end_reason"] == "withdrawn"
+    # A different withdrawal of a case that has ended is refused.
+    other_day = await intake.post(
+        f"/certification-applications/{case['id']}/withdrawal",
+        json={"reason": "重複", "withdrawn_on": (_today() - timedelta(days=1)).isoformat()},
+    )
+    assert other_day.status_code == 409
 
     # A new application, then the registry records a death: the case ends without a notice.
     body = {

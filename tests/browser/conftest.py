@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from kaigo.console_tour import CHROMIUM
+from cli.console_tour import CHROMIUM
 from tests.dev_stack import Stack, new_stack
 
 NEEDS_CHROMIUM = pytest.mark.skipif(

@@ -1,7 +1,7 @@
 """The web console in Debian's chromium against `kaigo dev` as a newcomer starts it (the stack of
 tests/browser/conftest.py).
 
-- The walk of kaigo/console_tour.py (the one `kaigo console screenshots` runs): a new resident's 新規
+- The walk of cli/console_tour.py (the one `kaigo console screenshots` runs): a new resident's 新規
   application filed by the clerk, the survey assigned and its 74 items filled on a tablet, the opinion,
   the 一次判定 CSV, the secretariat's board material, two members' votes, the chair's close, the 結果通知書
   on the case page.
@@ -26,8 +26,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from kaigo import console_tour
-from kaigo.seed import demo_password
+from cli import console_tour
+from cli.seed import demo_password
 from models.common import today_in_japan
 from tests.browser.conftest import NEEDS_CHROMIUM
 from tests.dev_stack import Stack

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
-from kaigo.console_tour import CHROMIUM, CHROMIUM_ARGS
+from cli.console_tour import CHROMIUM, CHROMIUM_ARGS
 from tests.browser.conftest import NEEDS_CHROMIUM
 from tests.dev_stack import Stack
 

@@ -16,15 +16,15 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 from typer.testing import CliRunner
 
+from cli.audit_anchors import anchors_from
+from cli.main import app as cli
 from kaigo import embedded, migrate
-from kaigo.audit_anchors import anchors_from
-from kaigo.cli import app as cli
 from kaigo.db import make_engine, make_sessionmaker
-from kaigo.periodic import PERIODIC_WORKFLOWS, periodic_activities
 from kaigo.schedules import ensure_schedule
 from kaigo.security import audit
 from kaigo.security.audit import AuditEntry, row_hash, verify_database
 from kaigo.security.audit_chain import chain_once
+from periodic import PERIODIC_WORKFLOWS, periodic_activities
 from workflows.audit_anchor import AuditAnchorWorkflow, anchor_schedule_id
 
 

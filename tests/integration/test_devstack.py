@@ -16,7 +16,7 @@ import httpx
 import psutil
 import pytest
 
-from kaigo.seed import demo_password
+from cli.seed import demo_password
 from tests.dev_stack import ROOT, Stack, new_stack
 from tests.factories import person_payload
 
@@ -55,7 +55,7 @@ def _anchor_and_verify(stack: Stack) -> None:
     for _ in range(10):
         asyncio.run(trigger())
         verify = subprocess.run(
-            [sys.executable, "-m", "kaigo", "audit", "verify"],
+            [sys.executable, "-m", "cli", "audit", "verify"],
             cwd=ROOT,
             env=stack.env,
             capture_output=True,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from kaigo.cli import app
+from cli.main import app
 
 runner = CliRunner()
 

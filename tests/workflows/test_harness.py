@@ -16,8 +16,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.registry import InsuredStatus, RegistryActivities
+from cli.seed import seed_demo_residents
 from kaigo import search_attributes
-from kaigo.seed import seed_demo_residents
 from tests.workflows.probe_workflows import InsuredProbeWorkflow, WaitDaysWorkflow, WaitInput
 
 

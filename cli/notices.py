@@ -142,7 +142,7 @@ def export(
     """
     from pydantic import ValidationError
 
-    from kaigo.cli import _database_url
+    from kaigo import embedded
     from kaigo.errors import ProblemError
 
     request: dict[str, object] = {
@@ -162,7 +162,7 @@ def export(
     try:
         report = asyncio.run(
             _run(
-                _database_url(get_settings()),
+                embedded.database_url(get_settings()),
                 job_id=job_id,
                 request=request,
                 out=out,
@@ -264,10 +264,10 @@ def unfinished(
     A notice stays 作成中 only if every attempt to render it failed (its workflow retries); --complete
     renders those from their stored data, exactly as the notice worker would.
     """
-    from kaigo.cli import _database_url
+    from kaigo import embedded
 
     actor = f"cli:{operator or _operator()}"[:32]
-    lines = asyncio.run(_unfinished(_database_url(get_settings()), complete=complete, actor=actor))
+    lines = asyncio.run(_unfinished(embedded.database_url(get_settings()), complete=complete, actor=actor))
     for line in lines:
         typer.echo(line)
     typer.echo(f"{len(lines)} 件", err=True)

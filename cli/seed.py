@@ -12,9 +12,9 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kaigo.db import make_engine, make_sessionmaker, transaction
-from kaigo.security.permissions import ROLE_LABELS, Role
 from models.board import BoardMeeting, BoardPanel, BoardPanelMember, PanelRole
 from models.common import today_in_japan
+from models.permissions import ROLE_LABELS, Role
 from models.registry import AcquisitionReason, Insured, InsuredCreate, Person, PersonCreate, Sex
 from models.security import Staff, StaffCreate
 from rules.insured_status import InsuredCategory, age_attained_on

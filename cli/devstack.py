@@ -145,7 +145,7 @@ def run(settings: Settings, root: Path) -> int:
     print("  migrating database …", flush=True)
     migrate.upgrade_to_head(database_url)
 
-    from kaigo.seed import demo_credentials_table, seed_all  # after migrations: it imports the models' tables
+    from cli.seed import demo_credentials_table, seed_all  # after migrations: it imports the models' tables
 
     added = asyncio.run(seed_all(database_url, with_staff=settings.is_dev))
     if added:
@@ -181,7 +181,7 @@ def run(settings: Settings, root: Path) -> int:
             env["TEMPORAL_ADDRESS"] = f"{PRINTED_HOST}:{settings.temporal_port}"
         stack.spawn("worker", [sys.executable, "-m", "worker"], env)
         stack.spawn("notice-worker", [sys.executable, "-m", "notice_worker"], env)
-        stack.spawn("api", [sys.executable, "-m", "kaigo", "api", "--no-migrate"], env)
+        stack.spawn("api", [sys.executable, "-m", "cli", "api", "--no-migrate"], env)
         _wait_ready(f"{api_url(settings)}/readyz", stack)
         print(
             _banner(settings, started, settings.database_url is None, settings.temporal_address is None),

@@ -22,7 +22,7 @@ import httpx
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from api.console.schema_form import flatten
-from kaigo.seed import demo_password
+from cli.seed import demo_password
 from models.common import today_in_japan
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kaigo.cli_notices import notices_app
-from kaigo.config import Settings, get_settings
+from cli.notices import notices_app
+from kaigo.config import get_settings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -25,22 +25,10 @@ app = typer.Typer(
 _ROOT = Path(__file__).resolve().parent.parent
 
 
-def _database_url(settings: Settings) -> str:
-    """DATABASE_URL, or the embedded server under the data directory (started for this command)."""
-    if settings.database_url is not None:
-        return settings.database_url
-    from kaigo import embedded
-
-    server = embedded.start_postgres((_ROOT / settings.data_dir / "pg").resolve())
-    url = embedded.socket_url(server, "kaigo")
-    embedded.ensure_database(url)
-    return url
-
-
 @app.command()
 def dev() -> None:
     """Run everything on embedded defaults: PostgreSQL, Temporal dev server, worker, API."""
-    from kaigo import devstack
+    from cli import devstack
 
     raise typer.Exit(devstack.run(get_settings(), _ROOT))
 
@@ -48,20 +36,22 @@ def dev() -> None:
 @app.command()
 def migrate() -> None:
     """Apply database migrations up to the newest."""
+    from kaigo import embedded
     from kaigo import migrate as migrations
 
-    migrations.upgrade_to_head(_database_url(get_settings()))
+    migrations.upgrade_to_head(embedded.database_url(get_settings()))
     typer.echo("database is at the newest migration")
 
 
 @app.command()
 def seed() -> None:
     """Load the demo data (idempotent)."""
+    from cli.seed import seed_all
+    from kaigo import embedded
     from kaigo import migrate as migrations
-    from kaigo.seed import seed_all
 
     settings = get_settings()
-    url = _database_url(settings)
+    url = embedded.database_url(settings)
     migrations.upgrade_to_head(url)
     added = asyncio.run(seed_all(url, with_staff=settings.is_dev))
     typer.echo(
@@ -76,6 +66,7 @@ def api(
     ] = True,
 ) -> None:
     """Serve the HTTP API: API_WORKERS processes (default: one per core), uvloop and httptools."""
+
     import uvicorn
 
     from kaigo.logs import configure_logging
@@ -87,7 +78,7 @@ def api(
 
         migrations.upgrade_to_head(settings.require_database_url())
     uvicorn.run(
-        "kaigo.cli:served_app",
+        "cli.main:served_app",
         factory=True,
         host=settings.api_host,
         port=settings.api_port,
@@ -166,13 +157,14 @@ def audit_verify(
     """Walk the hash chain and compare it with its anchors; report the first broken link (exit 1)."""
     from datetime import timedelta
 
+    from kaigo import embedded
     from kaigo.security.audit import Anchor, verify_database
 
     settings = get_settings()
-    url = _database_url(settings)
+    url = embedded.database_url(settings)
     found: list[Anchor] = []
     if anchors:
-        from kaigo.audit_anchors import AnchorsUnavailable, fetch_anchors
+        from cli.audit_anchors import AnchorsUnavailable, fetch_anchors
 
         try:
             found = asyncio.run(fetch_anchors(settings))
@@ -208,9 +200,10 @@ def audit_verify(
 @audit_app.command("chain")
 def audit_chain() -> None:
     """Chain the rows not chained yet (the API does this continuously; for when no API runs)."""
+    from kaigo import embedded
     from kaigo.security.audit_chain import chain_once
 
-    chained = asyncio.run(chain_once(_database_url(get_settings())))
+    chained = asyncio.run(chain_once(embedded.database_url(get_settings())))
     if chained is None:
         typer.echo("an API process is chaining (it holds the chainer lock); nothing to do")
         return
@@ -222,9 +215,10 @@ def purge(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="count only, delete nothing")] = False,
 ) -> None:
     """Delete 除票 persons and closed records older than RETENTION_YEARS (the audit trail is kept)."""
-    from kaigo.operator_jobs import run_purge
+    from cli.operator_jobs import run_purge
+    from kaigo import embedded
 
-    result = asyncio.run(run_purge(get_settings(), _database_url(get_settings()), dry_run=dry_run))
+    result = asyncio.run(run_purge(get_settings(), embedded.database_url(get_settings()), dry_run=dry_run))
     verb = "would delete" if dry_run else "deleted"
     typer.echo(
         f"{verb} {result.persons} persons and {result.tasks} tasks (removed/closed before {result.cutoff})"
@@ -247,7 +241,7 @@ def console_screenshots(
     Needs a running `make dev` (demo staff, the demo board meeting today) and the dev dependencies
     (Playwright); the browser is /usr/bin/chromium, never a downloaded one.
     """
-    from kaigo import console_tour
+    from cli import console_tour
 
     settings = get_settings()
     url = api or f"http://{settings.api_host}:{settings.api_port}"
@@ -276,12 +270,15 @@ def staff_create(
     """Create a staff account (e.g. the first administrator of a new installation)."""
     from pydantic import ValidationError
 
+    from cli.operator_jobs import create_staff_account
+    from kaigo import embedded
     from kaigo.errors import ProblemError
-    from kaigo.operator_jobs import create_staff_account
 
     try:
         asyncio.run(
-            create_staff_account(_database_url(get_settings()), login_id, display_name, role, password)
+            create_staff_account(
+                embedded.database_url(get_settings()), login_id, display_name, role, password
+            )
         )
     except ProblemError as exc:
         typer.echo(exc.detail, err=True)

@@ -1,3 +1,0 @@
-from kaigo.cli import app
-
-app()
