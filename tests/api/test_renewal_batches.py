@@ -15,9 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
+from pypdf import PdfReader
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client, ScheduleActionStartWorkflow, ScheduleOverlapPolicy, ScheduleRange
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -26,13 +28,13 @@ from models.notice import NoticeRecord
 from models.print_export import NoticeExport, NoticeExportItem
 from models.renewal_batch import RenewalBatch, RenewalBatchInput, RenewalBatchPolicy, RenewalBatchResult
 from notices import fixtures
-from procedures import renewal_batch_activities
+from procedures import renewal_batch_activities, renewal_batch_schedules
 from services import renewal_batch
 from services.notices import IssuedNotice
 from services.retention import purge
 from tests.api.test_notices_api import audit_rows, issue_notice, register_person
 from tests.notices.test_notice_templates import pdf_text
-from workflows.renewal_batch import RenewalBatchWorkflow
+from workflows.renewal_batch import BATCH_SCHEDULE_ID, RenewalBatchWorkflow
 
 DAY1 = date(2026, 12, 1)
 DAY2 = date(2026, 12, 2)
@@ -219,6 +221,8 @@ async def test_each_day_gets_one_batch_of_exactly_its_unprinted_reminders_with_a
     pdf = await _download(supervisor, DAY1, pdf_file["name"])
     assert hashlib.sha256(pdf).hexdigest() == pdf_file["sha256"]  # rebuilt byte-identically
     text = pdf_text(pdf)
+    for page in PdfReader(io.BytesIO(pdf)).pages:  # A4 landscape, marked internal on every page
+        assert page.mediabox.width > page.mediabox.height and "庁内限り" in page.extract_text()
     assert "庁内限り" in text and "発行一覧表" in text and "令和8年12月1日" in text
     for notice, row in zip(_by_postal(day1), listed, strict=True):
         assert notice.document_no in text and row[3] in text and notice.insured_no in text
@@ -336,3 +340,29 @@ async def test_the_issue_list_goes_with_the_notices_under_the_retention_purge(
         f"/renewal-batches/{DAY1}/files/expiry_reminder-list-20261201.csv"
     )
     assert gone.status_code == 410  # as the export's own files: no list with a purged person's row missing
+
+
+async def test_the_daily_schedule_runs_the_batch_after_the_terms_wake_hour(
+    temporal: Client, settings: Settings
+) -> None:
+    policy = RenewalBatchPolicy(run_cron="45 17 * * *")
+    await renewal_batch_schedules(temporal, settings.model_copy(update={"renewal_batch_policy": policy}))
+    await renewal_batch_schedules(temporal, settings.model_copy(update={"renewal_batch_policy": policy}))
+    listed = [s async for s in await temporal.list_schedules() if s.id == BATCH_SCHEDULE_ID]
+    assert len(listed) == 1  # every worker ensures it; there is one
+    handle = temporal.get_schedule_handle(BATCH_SCHEDULE_ID)
+    try:
+        described = await handle.describe()
+        spec, action = described.schedule.spec, described.schedule.action
+        (calendar,) = spec.calendars  # the server keeps a cron expression as a calendar
+        assert (calendar.hour, calendar.minute) == ((ScheduleRange(17),), (ScheduleRange(45),))
+        assert spec.time_zone_name == "Asia/Tokyo"
+        assert described.schedule.policy.overlap == ScheduleOverlapPolicy.SKIP
+        assert isinstance(action, ScheduleActionStartWorkflow)
+        assert (action.workflow, action.id, action.task_queue) == (
+            "RenewalBatchWorkflow",
+            "renewal-batch",
+            settings.temporal_task_queue,
+        )
+    finally:
+        await handle.delete()
