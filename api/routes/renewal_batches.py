@@ -39,6 +39,7 @@ BatchFileName = Annotated[
 async def list_renewal_batches(
     _: NoticeExporter, session: SessionDep, page: PageDep
 ) -> Page[RenewalBatchPublic]:
+    """One entry per day that had renewal reminders to print, newest first; a day with none has no entry."""
     batches, total = await renewal_batch.list_batches(session=session, offset=page.offset, limit=page.size)
     items = [await renewal_batch.public(session=session, batch=b) for b in batches]
     return Page(items=items, total=total, page=page.page, size=page.size)
@@ -46,6 +47,7 @@ async def list_renewal_batches(
 
 @router.get("/renewal-batches/{day}", summary="更新案内の日次一括出力 (印刷ファイルと発行一覧表、SHA-256)")
 async def get_renewal_batch(day: DayPath, _: NoticeExporter, session: SessionDep) -> RenewalBatchPublic:
+    """The day's notices export (print PDFs and manifests per file) and its 発行一覧表, with SHA-256."""
     batch = await renewal_batch.get_batch(session=session, day=day)
     return await renewal_batch.public(session=session, batch=batch)
 
@@ -63,6 +65,8 @@ async def get_renewal_batch_file(
     session: SessionDep,
     audit: AuditDep,
 ) -> Response:
+    """Rebuilt from the stored notices and checked against the SHA-256 recorded when it was made (409 if it
+    differs; 410 once the retention purge removed a listed person). Audited: one row per listed notice."""
     content, media_type, notes = await renewal_batch.rebuild_file(session=session, day=day, name=file_name)
     for note in notes:
         audit.record(note.action, subject=note.subject, detail=note.detail)

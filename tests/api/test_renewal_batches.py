@@ -366,3 +366,22 @@ async def test_the_daily_schedule_runs_the_batch_after_the_terms_wake_hour(
         )
     finally:
         await handle.delete()
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "field"),
+    [
+        ("/renewal-batches/2026-13-01", 422, "day"),
+        ("/renewal-batches/yesterday", 422, "day"),
+        ("/renewal-batches/2026-12-01/files/Expiry_reminder-list-2026120.pdf", 422, "file_name"),
+        ("/renewal-batches/2026-12-01/files/expiry_reminder-list-20261201.exe", 422, "file_name"),
+        ("/renewal-batches/2026-12-01/files/expiry_reminder-list-20261201.pdf", 404, "day"),
+        ("/renewal-batches?size=1000", 422, "size"),
+    ],
+)
+async def test_bad_requests_name_the_field(
+    as_staff: Callable[[str], httpx.AsyncClient], path: str, status: int, field: str
+) -> None:
+    response = await as_staff("supervisor").get(path)
+    assert response.status_code == status, response.text
+    assert response.json()["errors"][0]["field"] == field
