@@ -8,9 +8,11 @@ import asyncio
 import csv
 import hashlib
 import io
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,10 +21,17 @@ from pypdf import PdfReader
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client, ScheduleActionStartWorkflow, ScheduleOverlapPolicy, ScheduleRange
+from temporalio.client import (
+    Client,
+    ScheduleActionStartWorkflow,
+    ScheduleOverlapPolicy,
+    ScheduleRange,
+    WorkflowHistory,
+)
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
+from kaigo import temporal_client
 from kaigo.config import Settings
 from models.notice import NoticeRecord
 from models.print_export import NoticeExport, NoticeExportItem
@@ -33,9 +42,13 @@ from services import renewal_batch
 from services.notices import IssuedNotice
 from services.retention import purge
 from tests.api.test_notices_api import audit_rows, issue_notice, register_person
+from tests.conftest import TEST_SETTINGS
 from tests.notices.test_notice_templates import pdf_text
 from workflows.renewal_batch import BATCH_SCHEDULE_ID, RenewalBatchWorkflow
 
+# Recorded with RECORD_HISTORIES=1. Kept apart from tests/histories/*.json until the workflow is on the
+# production worker (the RENEWAL entry in procedures.py); test_replay.py replays those against it.
+HISTORIES = Path(__file__).resolve().parents[1] / "histories" / "renewal_batch"
 DAY1 = date(2026, 12, 1)
 DAY2 = date(2026, 12, 2)
 LIST_HEADER = [
@@ -70,13 +83,19 @@ async def run_batch(
     client = dev_server_env.client
     queue = f"renewal-batch-{uuid.uuid4().hex[:8]}"
 
-    async def run(day: date) -> RenewalBatchResult:
-        return await client.execute_workflow(
+    async def run(day: date, record_as: str | None = None) -> RenewalBatchResult:
+        workflow_id = f"renewal-batch-{day}-{uuid.uuid4().hex[:8]}"
+        result: RenewalBatchResult = await client.execute_workflow(
             RenewalBatchWorkflow.run,
             RenewalBatchInput(policy=RenewalBatchPolicy(batch_size=2), day=day),
-            id=f"renewal-batch-{day}-{uuid.uuid4().hex[:8]}",
+            id=workflow_id,
             task_queue=queue,
         )
+        if record_as is not None and os.environ.get("RECORD_HISTORIES") == "1":
+            history = await client.get_workflow_handle(workflow_id).fetch_history()
+            HISTORIES.mkdir(parents=True, exist_ok=True)
+            (HISTORIES / f"{record_as}.json").write_text(history.to_json())
+        return result
 
     async with Worker(
         client,
@@ -172,7 +191,7 @@ async def test_each_day_gets_one_batch_of_exactly_its_unprinted_reminders_with_a
     day1, day2 = two_days
     supervisor = as_staff("supervisor")
 
-    first: RenewalBatchResult = await run_batch(DAY1)
+    first: RenewalBatchResult = await run_batch(DAY1, record_as="renewal_batch_new_day")
     assert (first.created, first.notice_count, first.produced_batches) == (True, 3, [1, 2])
     assert first.export_id is not None
     assert await _members(sessions, first.export_id) == [n.id for n in _by_postal(day1)]
@@ -231,7 +250,7 @@ async def test_each_day_gets_one_batch_of_exactly_its_unprinted_reminders_with_a
 
     # A re-run of the day adds nothing: no second batch, no second export, no new list rows.
     before = await _counts(sessions)
-    again: RenewalBatchResult = await run_batch(DAY1)
+    again: RenewalBatchResult = await run_batch(DAY1, record_as="renewal_batch_rerun")
     assert (again.created, again.export_id, again.produced_batches) == (False, first.export_id, [])
     assert await _counts(sessions) == before == (1, 1, 3)
     assert _list_rows(await _download(supervisor, DAY1, csv_file["name"])) == listed
@@ -262,7 +281,7 @@ async def test_a_day_without_reminders_makes_no_batch(
     sessions: async_sessionmaker[AsyncSession],
     as_staff: Callable[[str], httpx.AsyncClient],
 ) -> None:
-    result: RenewalBatchResult = await run_batch(DAY1)
+    result: RenewalBatchResult = await run_batch(DAY1, record_as="renewal_batch_empty_day")
     assert (result.export_id, result.notice_count, result.created) == (None, 0, False)
     assert await _counts(sessions) == (0, 0, 0)
     missing = await as_staff("supervisor").get(f"/renewal-batches/{DAY1}")
@@ -385,3 +404,20 @@ async def test_bad_requests_name_the_field(
     response = await as_staff("supervisor").get(path)
     assert response.status_code == status, response.text
     assert response.json()["errors"][0]["field"] == field
+
+
+def test_there_are_recorded_histories_of_the_batch() -> None:
+    assert {p.stem for p in HISTORIES.glob("*.json")} == {
+        "renewal_batch_new_day",
+        "renewal_batch_rerun",
+        "renewal_batch_empty_day",
+    }
+
+
+@pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)
+async def test_recorded_batch_histories_replay_deterministically(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    replayer = Replayer(
+        workflows=[RenewalBatchWorkflow], data_converter=temporal_client.data_converter(TEST_SETTINGS)
+    )
+    await replayer.replay_workflow(history)
