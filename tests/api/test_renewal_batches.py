@@ -33,6 +33,7 @@ from temporalio.worker import Replayer, Worker
 
 from kaigo import temporal_client
 from kaigo.config import Settings
+from models.common import today_in_japan
 from models.notice import NoticeRecord
 from models.print_export import NoticeExport, NoticeExportItem
 from models.renewal_batch import RenewalBatch, RenewalBatchInput, RenewalBatchPolicy, RenewalBatchResult
@@ -83,7 +84,7 @@ async def run_batch(
     client = dev_server_env.client
     queue = f"renewal-batch-{uuid.uuid4().hex[:8]}"
 
-    async def run(day: date, record_as: str | None = None) -> RenewalBatchResult:
+    async def run(day: date | None, record_as: str | None = None) -> RenewalBatchResult:
         workflow_id = f"renewal-batch-{day}-{uuid.uuid4().hex[:8]}"
         result: RenewalBatchResult = await client.execute_workflow(
             RenewalBatchWorkflow.run,
@@ -274,6 +275,20 @@ async def test_each_day_gets_one_batch_of_exactly_its_unprinted_reminders_with_a
 
     days = (await supervisor.get("/renewal-batches")).json()
     assert [b["day"] for b in days["items"]] == ["2026-12-02", "2026-12-01"] and days["total"] == 2
+
+
+async def test_a_scheduled_run_takes_the_business_day_it_starts_on(
+    run_batch: Callable[[date | None], Any],
+    as_staff: Callable[[str], httpx.AsyncClient],
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    """The schedule passes no day: the batch is for today in Asia/Tokyo (the reminders the terms issued)."""
+    before = today_in_japan()
+    (notice,) = await _issue(as_staff("intake"), sessions, settings, DAY1_PEOPLE[:1], before)
+    result: RenewalBatchResult = await run_batch(None)
+    assert result.day in (before, today_in_japan())  # a run across midnight takes the later day
+    assert result.export_id is not None and await _members(sessions, result.export_id) == [notice.id]
 
 
 async def test_a_day_without_reminders_makes_no_batch(
