@@ -74,7 +74,7 @@ class RenewalBatchResult(BaseModel):
     day: date
     export_id: str | None
     notice_count: int
-    created: bool
+    created: bool  # this run planned the day's batch (False on a re-run and on a day with nothing)
     produced_batches: list[int]  # print files made by this run (empty on a re-run of a finished day)
 
 

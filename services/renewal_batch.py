@@ -324,7 +324,7 @@ async def produce_day(sessions: async_sessionmaker[AsyncSession], *, day: date) 
         day=day,
         export_id=batch.export_id,
         notice_count=batch.notice_count,
-        created=bool(produced),
+        created=False,  # whether this run planned the batch is the planner's to say (the workflow's)
         produced_batches=produced,
     )
 
