@@ -353,6 +353,13 @@ async def test_files_are_served_with_notice_export_permission_and_each_download_
         if r.detail["job_id"] == result.export_id
     ]
     assert {r.actor for r in exported} == {renewal_batch.ACTOR} and len(exported) == 3
+    # The list's making is on the trail with both hashes, as the export's batches are.
+    (made,) = [
+        r
+        for r in await audit_rows(sessions, action="notice.export.list")
+        if r.detail["job_id"] == result.export_id
+    ]
+    assert made.detail["files"] == {f["name"]: f["sha256"] for f in view["issue_list"]}
     bad = await as_staff("supervisor").get(f"/renewal-batches/{DAY1}/files/other-list-20261201.pdf")
     assert bad.status_code == 404
 
