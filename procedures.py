@@ -18,6 +18,7 @@ from temporalio.client import Client
 
 from activities.certification import CertificationActivities, CertificationReadModel
 from activities.certification_events import CertificationEventActivities, Listener
+from activities.renewal_batch import RenewalBatchActivities
 from activities.restriction import RestrictionActivities, RestrictionReadModel
 from activities.restriction_triggers import RestrictionTriggerActivities, on_certification_event
 from activities.steps import ReadModel
@@ -27,10 +28,12 @@ from models.case import CaseRecord, CaseType, parse_case_id
 from models.certification import ApplicationPublic
 from models.certification_tasks import CERTIFICATION
 from models.procedure import KERNEL_TASK_KINDS, ProcedureModel, TaskKindSpec
+from models.renewal_batch import RenewalBatchInput
 from models.restriction import ScanInput
 from models.restriction_tasks import RESTRICTION
 from services import certification, restriction
 from workflows.certification import CertificationWorkflow
+from workflows.renewal_batch import BATCH_SCHEDULE_ID, RenewalBatchWorkflow
 from workflows.restriction import RestrictionWorkflow
 from workflows.restriction_scan import SCAN_SCHEDULE_ID, RestrictionScanWorkflow
 
@@ -90,6 +93,28 @@ async def _restriction_schedules(client: Client, settings: Settings) -> None:
         task_queue=settings.temporal_task_queue,
         cron=policy.scan_cron,
         workflow_id="restriction-scan",
+    )
+
+
+# The day's print batch of renewal reminders (issue 11 item 3). It belongs to the RENEWAL entry:
+# `schedules=renewal_batch_schedules`, `periodic_workflows=(..., RenewalBatchWorkflow)` and
+# `*renewal_batch_activities(sessions)` in its activities.
+def renewal_batch_activities(sessions: Sessions) -> list[Callable[..., Any]]:
+    own = RenewalBatchActivities(sessions)
+    return [own.plan_renewal_batch, own.produce_renewal_batch]
+
+
+async def renewal_batch_schedules(client: Client, settings: Settings) -> None:
+    """The day's print batch, at the policy's time in Asia/Tokyo (after the terms' 17:00 wake hour)."""
+    policy = settings.renewal_batch_policy
+    await ensure_schedule(
+        client,
+        BATCH_SCHEDULE_ID,
+        RenewalBatchWorkflow.run,
+        RenewalBatchInput(policy=policy),
+        task_queue=settings.temporal_task_queue,
+        cron=policy.run_cron,
+        workflow_id="renewal-batch",
     )
 
 

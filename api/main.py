@@ -37,6 +37,7 @@ from api.routes import (
     notices,
     premiums,
     registry,
+    renewal_batches,
     restriction,
     staff,
     tasks,
@@ -67,6 +68,7 @@ ROUTERS = tuple(
         audit,
         codec,
         notices,
+        renewal_batches,
         dashboard,
     )
 )

@@ -38,6 +38,7 @@ SAMPLE_PATH_VALUES = {
     "export_id": "0" * 32,
     "file_name": "expiry_reminder-00000000-001.pdf",
     "chart_id": "open-cases",
+    "day": "2026-12-01",
 }
 
 
