@@ -17,8 +17,8 @@ from fastapi import APIRouter, Path, Response
 
 from api.auth import AuditDep, Principal, require
 from api.deps import PageDep, SessionDep
-from kaigo.security.permissions import Permission
 from models.common import Page
+from models.permissions import Permission
 from models.renewal_batch import RenewalBatchPublic
 from services import renewal_batch
 
