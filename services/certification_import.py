@@ -51,6 +51,7 @@ from models.certification_import import (
     ImportedRow,
     ImportOutcome,
 )
+from models.common import utcnow
 from models.registry import Insured
 from rules.certification import recorded_validity_problem
 from rules.primary_determination import CareLevel
@@ -338,6 +339,7 @@ async def _check_and_write(
     ).all():
         held.setdefault(found[0], []).append(_Held(*found[1:]))
     new: list[dict[str, object]] = []
+    now = utcnow()
     for row in chunk:
         atena_no = atena_of.get(row.insured_no)
         if atena_no is None:
@@ -392,11 +394,12 @@ async def _check_and_write(
                 "service_types": [],
                 "service_use_last_year": row.service_use_last_year,
                 "source": CertificationSource.IMPORTED.value,
+                "created_at": now,
             }
         )
         counts.subjects.add(atena_no)
     if new and not counts.issues:  # after the first problem nothing is written; the caller rolls back
-        await session.execute(sa.insert(Certification), new)
+        await (await session.connection()).execute(sa.insert(Certification), new)
     counts.added += len(new)
 
 
