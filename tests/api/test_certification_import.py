@@ -316,3 +316,15 @@ async def test_the_cli_imports_a_cp932_file_and_exits_non_zero_listing_every_pro
         ("cli", "refused", 0, 0),
     ]
     assert logs[0].actor.startswith("cli:")
+
+
+async def test_the_readme_example_file_imports_on_the_demo_residents(
+    as_staff: Staff, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    from kaigo.seed import seed_demo_residents
+
+    await seed_demo_residents(sessions)
+    example = Path(__file__).resolve().parents[2] / "docs" / "certification-import-example.csv"
+    response = await _post(as_staff("supervisor"), example.read_bytes())
+    assert response.status_code == 201, response.text
+    assert (response.json()["added"], response.json()["already"]) == (3, 0)
