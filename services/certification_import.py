@@ -2,9 +2,9 @@
 
 The file is read once, in chunks of CHUNK lines: each chunk's 被保険者番号 are looked up with one query
 each for the registry and the certifications already held (no query per line), and its new certifications
-are inserted in one statement — inside the caller's single transaction. Once a line has failed nothing
-more is inserted, but every later line is still checked, so the staff member sees every problem at once;
-the caller then rolls the transaction back.
+are inserted in one statement — inside the caller's single transaction. After a line has failed every
+later line is still checked, so the staff member sees every problem at once; the caller then rolls the
+transaction back and nothing of the file is kept.
 
 A certification's id is derived from its content key (被保険者番号 + 有効期間開始日) with the city's
 keyed hash (the same key as the 個人番号 blind index): importing a file twice adds nothing, and the id does
@@ -17,7 +17,6 @@ import asyncio
 import codecs
 import csv
 import hashlib
-import io
 import re
 import unicodedata
 import uuid
@@ -61,6 +60,8 @@ MAX_ROWS = 200_000  # a large city's certified residents several times over
 MAX_CELL = 32  # the longest lawful value is a date or 要介護状態区分; anything longer is not this file
 MAX_ISSUES = 1_000  # a wrong file would otherwise list every line of it
 _HEAD_BYTES = 64 * 1024
+MAX_LINE_BYTES = 64 * 1024
+_CODEC_LABELS = {"utf-8-sig": "UTF-8", "cp932": "Shift_JIS (CP932)"}
 _INSURED_NO = re.compile(r"^[0-9]{10}$")
 _DATE = re.compile(r"^([0-9]{4})[-/]?([0-9]{1,2})[-/]?([0-9]{1,2})$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -118,15 +119,43 @@ def detect_encoding(head: bytes) -> str:
     )
 
 
-def open_text(stream: IO[bytes], encoding: str | None) -> tuple[io.TextIOWrapper, str]:
-    """The file as text, streamed; `encoding` None detects it from the header row (then rewinds)."""
+class _Unreadable(Exception):
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+@dataclass
+class TextLines:
+    """The file's physical lines as text, decoded one at a time so a bad byte is reported on its own line
+    (a whole-buffer decoder would fail thousands of lines early). Newline bytes never occur inside a UTF-8
+    or CP932 character, so splitting the bytes first is safe."""
+
+    stream: IO[bytes]
+    codec: str
+    read: int = 0
+
+    def __iter__(self) -> Iterator[str]:
+        decoder = codecs.getincrementaldecoder(self.codec)("strict")
+        while raw := self.stream.readline(MAX_LINE_BYTES + 1):
+            self.read += 1
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                raise _Unreadable(self.read, f"1行が長すぎます ({MAX_LINE_BYTES} バイトまで)")
+            try:
+                yield decoder.decode(raw)
+            except UnicodeDecodeError:
+                label = _CODEC_LABELS.get(self.codec, self.codec)
+                raise _Unreadable(self.read, f"文字コード {label} として読めない文字があります") from None
+
+
+def open_text(stream: IO[bytes], encoding: str | None) -> TextLines:
+    """The file as lines of text, streamed; `encoding` None detects it from the header row (then rewinds)."""
     if encoding is None:
         head = stream.read(_HEAD_BYTES)
         stream.seek(0)
-        codec = detect_encoding(head)
-    else:
-        codec = _codec(encoding)
-    return io.TextIOWrapper(stream, encoding=codec, errors="strict", newline=""), codec  # type: ignore[arg-type]
+        return TextLines(stream, detect_encoding(head))
+    return TextLines(stream, _codec(encoding))
 
 
 def sha256_of(stream: IO[bytes]) -> str:
@@ -211,7 +240,7 @@ def _parse_line(line: int, cells: dict[str, str], today: date) -> ImportedRow | 
     )
 
 
-def read_rows(text: io.TextIOWrapper, today: date) -> Iterator[ImportedRow | CsvIssue]:
+def read_rows(text: TextLines, today: date) -> Iterator[ImportedRow | CsvIssue]:
     """Every line's certification or its problems, streamed; duplicate keys in the file are problems."""
     reader = csv.reader(text)
     try:
@@ -219,8 +248,11 @@ def read_rows(text: io.TextIOWrapper, today: date) -> Iterator[ImportedRow | Csv
     except StopIteration:
         yield CsvIssue(1, None, "見出し行がありません")
         return
-    except (csv.Error, UnicodeDecodeError) as exc:
-        yield CsvIssue(1, None, f"見出し行を読めません ({type(exc).__name__})")
+    except csv.Error as exc:
+        yield CsvIssue(1, None, f"見出し行を読めません ({exc})")
+        return
+    except _Unreadable as exc:
+        yield CsvIssue(exc.line, None, exc.message)
         return
     missing = [column for column in REQUIRED_COLUMNS if column not in header]
     doubled = [column for column in COLUMNS if header.count(column) > 1]
@@ -237,12 +269,10 @@ def read_rows(text: io.TextIOWrapper, today: date) -> Iterator[ImportedRow | Csv
         except StopIteration:
             break
         except csv.Error as exc:
-            yield CsvIssue(reader.line_num, None, f"CSV の形式が正しくありません ({exc})")
+            yield CsvIssue(text.read, None, f"CSV の形式が正しくありません ({exc})")
             return
-        except UnicodeDecodeError:
-            yield CsvIssue(
-                reader.line_num + 1, None, f"文字コード {text.encoding} として読めない文字があります"
-            )
+        except _Unreadable as exc:
+            yield CsvIssue(exc.line, None, exc.message)
             return
         line = reader.line_num
         if not any(cell.strip() for cell in cells):
@@ -277,7 +307,6 @@ class ImportCounts:
     added: int = 0
     already: int = 0
     issues: list[CsvIssue] = field(default_factory=list)
-    subjects: set[str] = field(default_factory=set)  # atena_no of every person whose certification came in
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,7 +388,6 @@ async def _check_and_write(
             and len(overlapping) == 1
         ):
             counts.already += 1
-            counts.subjects.add(atena_no)
             continue
         if overlapping:
             shown = "、".join(_span(h) for h in overlapping[:3])
@@ -397,8 +425,7 @@ async def _check_and_write(
                 "created_at": now,
             }
         )
-        counts.subjects.add(atena_no)
-    if new and not counts.issues:  # after the first problem nothing is written; the caller rolls back
+    if new:  # also after a problem: later chunks then see these rows too; the caller rolls back
         await (await session.connection()).execute(sa.insert(Certification), new)
     counts.added += len(new)
 
@@ -480,7 +507,8 @@ async def import_file(
         id=import_id, actor=actor[:64], channel=channel.value, file_sha256=sha256, outcome=""
     )
     try:
-        text, codec = open_text(stream, encoding)
+        text = open_text(stream, encoding)
+        codec = text.codec
         async with sessions() as session, session.begin():
             counts = await import_rows(session, read_rows(text, today), key=key, on_chunk=on_chunk)
             log.outcome = ImportOutcome.IMPORTED.value

@@ -129,6 +129,7 @@ async def test_a_file_with_bad_rows_lists_every_error_and_imports_nothing(
             f"{r[8]},要介護2,2026-04-01,2027-03-31,{tomorrow},有",  # 12: decided in the future
             f"{r[9]},要介護2,2026-04-01",  # 13: columns missing
             f"{r[9]},非該当,2026-04-01,2027-03-31,2026-03-25,有",  # 14: 非該当 is no certification
+            f"{r[0]},要介護3,2026-10-01,2027-09-30,2026-09-20,有",  # 15: overlaps line 2 of this file
         ]
     )
     refused = await _post(supervisor, body.encode())
@@ -148,6 +149,7 @@ async def test_a_file_with_bad_rows_lists_every_error_and_imports_nothing(
         (12, "認定日"),
         (13, None),
         (14, "要介護状態区分"),
+        (15, "有効期間開始日"),
     ]
     messages = {i["line"]: i["message"] for i in problem["issues"]}
     assert messages[3] == "被保険者台帳にない被保険者番号です"
@@ -159,7 +161,7 @@ async def test_a_file_with_bad_rows_lists_every_error_and_imports_nothing(
     # Nothing of the file: only the earlier import's certification.
     assert [x.insured_no for x in await _certifications(sessions)] == [r[7]]
     logs = await _imports(sessions)
-    assert [(x.outcome, x.errors) for x in logs] == [("imported", 0), ("refused", 12)]
+    assert [(x.outcome, x.errors) for x in logs] == [("imported", 0), ("refused", 13)]
 
 
 async def test_a_reimport_adds_nothing_and_a_changed_row_under_the_same_key_is_refused(
@@ -201,6 +203,30 @@ async def test_a_cp932_file_is_recognised_by_its_header(
     # Named in Content-Type it is taken as named: a UTF-8 file declared Shift_JIS is refused, not misread.
     declared = await _post(as_staff("supervisor"), csv_text([]).encode(), "text/csv; charset=shift_jis")
     assert declared.status_code == 422
+
+
+async def test_a_bad_byte_is_reported_on_its_own_line_even_deep_in_a_large_file(
+    as_staff: Staff, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    numbers = await insured_residents(sessions, 400)
+    lines = [f"{n},要介護2,2026-04-01,2027-03-31,2026-03-25,有".encode() for n in numbers]
+    lines[300] = f"{numbers[300]},要介護2,2026-04-01,2027-03-31,2026-03-25,".encode() + "有".encode("cp932")
+    body = csv_text([]).encode() + b"\r\n".join(lines) + b"\r\n"
+    response = await _post(as_staff("supervisor"), body)
+    assert response.status_code == 422
+    assert [(i["line"], i["message"]) for i in response.json()["issues"]] == [
+        (302, "文字コード UTF-8 として読めない文字があります")
+    ]
+    assert await _certifications(sessions) == []
+
+
+async def test_a_line_too_long_to_be_a_certification_stops_the_reading(as_staff: Staff) -> None:
+    body = csv_text(["1" * 70_000 + ",要介護2,2026-04-01,2027-03-31,2026-03-25,有"]).encode()
+    response = await _post(as_staff("supervisor"), body)
+    assert response.status_code == 422
+    assert [(i["line"], i["message"]) for i in response.json()["issues"]] == [
+        (2, "1行が長すぎます (65536 バイトまで)")
+    ]
 
 
 async def test_a_file_in_neither_encoding_is_refused_with_a_hint(as_staff: Staff) -> None:
