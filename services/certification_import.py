@@ -60,6 +60,7 @@ MAX_ROWS = 200_000  # a large city's certified residents several times over
 MAX_CELL = 32  # the longest lawful value is a date or 要介護状態区分; anything longer is not this file
 MAX_ISSUES = 1_000  # a wrong file would otherwise list every line of it
 _HEAD_BYTES = 64 * 1024
+_IMPORT_LOCK = "certification-import"
 MAX_LINE_BYTES = 64 * 1024
 _CODEC_LABELS = {"utf-8-sig": "UTF-8", "cp932": "Shift_JIS (CP932)"}
 _INSURED_NO = re.compile(r"^[0-9]{10}$")
@@ -510,6 +511,10 @@ async def import_file(
         text = open_text(stream, encoding)
         codec = text.codec
         async with sessions() as session, session.begin():
+            # One import at a time: two at once could both find a key free and collide on insert.
+            await session.exec(  # type: ignore[call-overload]
+                sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))").bindparams(key=_IMPORT_LOCK)
+            )
             counts = await import_rows(session, read_rows(text, today), key=key, on_chunk=on_chunk)
             log.outcome = ImportOutcome.IMPORTED.value
             log.rows, log.added, log.already = counts.rows, counts.added, counts.already

@@ -191,6 +191,20 @@ async def test_a_reimport_adds_nothing_and_a_changed_row_under_the_same_key_is_r
     assert [(x.id, x.level) for x in await _certifications(sessions)] == [(x.id, x.level) for x in before]
 
 
+async def test_the_same_file_sent_twice_at_once_is_imported_once(
+    as_staff: Staff, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    numbers = await insured_residents(sessions, 50)
+    body = csv_text([f"{n},要介護1,2026-04-01,2027-03-31,2026-03-25,有" for n in numbers]).encode()
+    first, second = await asyncio.gather(
+        _post(as_staff("supervisor"), body), _post(as_staff("supervisor"), body)
+    )
+    assert first.status_code == second.status_code == 201, (first.text, second.text)
+    counts = sorted((r.json()["added"], r.json()["already"]) for r in (first, second))
+    assert counts == [(0, 50), (50, 0)]
+    assert len(await _certifications(sessions)) == 50
+
+
 async def test_a_cp932_file_is_recognised_by_its_header(
     as_staff: Staff, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
