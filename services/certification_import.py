@@ -84,17 +84,22 @@ class CertificationCsvError(ValueError):
 
 
 def _codec(name: str) -> str:
-    """The codec for a name staff type: UTF-8 tolerates a BOM; Shift_JIS means Windows' CP932 (what
-    city systems export, with NEC/IBM extensions such as ①)."""
+    """The codec for a name staff type. Only encodings where a newline byte is always a newline (the file
+    is split into lines before decoding): UTF-8 (a BOM tolerated), Shift_JIS as Windows' CP932 (what city
+    systems export, with NEC/IBM extensions such as ①), EUC-JP."""
     try:
         canonical = codecs.lookup(name).name
     except LookupError:
-        raise CertificationCsvError([CsvIssue(1, None, f"文字コード {name} は使えません")]) from None
+        canonical = "cp932" if name.strip().lower() == "windows-31j" else ""  # CP932's IANA name
     if canonical in ("utf-8", "utf-8-sig"):
         return "utf-8-sig"
-    if canonical in ("shift_jis", "cp932", "shift_jis_2004", "shift_jisx0213", "ms932"):
+    if canonical in ("shift_jis", "cp932", "shift_jis_2004", "shift_jisx0213"):
         return "cp932"
-    return canonical
+    if canonical == "euc_jp":
+        return canonical
+    raise CertificationCsvError(
+        [CsvIssue(1, None, f"文字コード {name} は使えません (UTF-8、Shift_JIS (CP932)、EUC-JP)")]
+    )
 
 
 def detect_encoding(head: bytes) -> str:

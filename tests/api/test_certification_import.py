@@ -217,6 +217,12 @@ async def test_a_cp932_file_is_recognised_by_its_header(
     # Named in Content-Type it is taken as named: a UTF-8 file declared Shift_JIS is refused, not misread.
     declared = await _post(as_staff("supervisor"), csv_text([]).encode(), "text/csv; charset=shift_jis")
     assert declared.status_code == 422
+    windows = await _post(as_staff("supervisor"), body, "text/csv; charset=Windows-31J")
+    assert (windows.status_code, windows.json()["already"]) == (201, 1)
+    # Encodings whose characters may contain a newline byte are refused, not misread.
+    wide = await _post(as_staff("supervisor"), csv_text([]).encode(), "text/csv; charset=utf-16")
+    assert wide.status_code == 422
+    assert wide.json()["issues"][0]["message"].startswith("文字コード utf-16 は使えません")
 
 
 async def test_a_bad_byte_is_reported_on_its_own_line_even_deep_in_a_large_file(
