@@ -313,6 +313,7 @@ class ImportCounts:
     added: int = 0
     already: int = 0
     issues: list[CsvIssue] = field(default_factory=list)
+    lines: dict[str, int] = field(default_factory=dict)  # id → line, for the certifications of this file
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,16 +397,18 @@ async def _check_and_write(
             counts.already += 1
             continue
         if overlapping:
+            in_file = [counts.lines[h.id] for h in overlapping if h.id in counts.lines]
             shown = "、".join(_span(h) for h in overlapping[:3])
-            same_key = any(h.valid_from == row.valid_from for h in overlapping)
-            message = (
-                f"同じ有効期間開始日の認定が内容を変えて登録済みです ({shown})"
-                if same_key
-                else f"有効期間が登録済みの認定と重なっています ({shown})"
-            )
+            if in_file:
+                message = f"有効期間が {in_file[0]}行目の認定と重なっています"
+            elif any(h.valid_from == row.valid_from for h in overlapping):
+                message = f"同じ有効期間開始日の認定が内容を変えて登録済みです ({shown})"
+            else:
+                message = f"有効期間が登録済みの認定と重なっています ({shown})"
             counts.issues.append(CsvIssue(row.line, VALID_FROM, message))
             continue
         new_id = certification_id(key, row.insured_no, row.valid_from)
+        counts.lines[new_id] = row.line
         mine.append(
             _Held(
                 new_id,

@@ -157,6 +157,7 @@ async def test_a_file_with_bad_rows_lists_every_error_and_imports_nothing(
     assert "法令上の上限は48か月" in messages[6]
     assert "2行目" in messages[10]
     assert "重なっています" in messages[11] and "2026-04-01〜2027-03-31 要介護1" in messages[11]
+    assert messages[15] == "有効期間が 2行目の認定と重なっています"
     assert "何も登録していません" in problem["detail"]
     # Nothing of the file: only the earlier import's certification.
     assert [x.insured_no for x in await _certifications(sessions)] == [r[7]]
@@ -203,6 +204,30 @@ async def test_the_same_file_sent_twice_at_once_is_imported_once(
     counts = sorted((r.json()["added"], r.json()["already"]) for r in (first, second))
     assert counts == [(0, 50), (50, 0)]
     assert len(await _certifications(sessions)) == 50
+
+
+async def test_overlaps_within_the_file_are_found_across_chunks(
+    as_staff: Staff, sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services import certification_import
+
+    monkeypatch.setattr(certification_import, "CHUNK", 2)
+    a, b, c = await insured_residents(sessions, 3)
+    body = csv_text(
+        [
+            f"{a},要介護1,2026-04-01,2027-03-31,2026-03-25,有",  # line 2, first chunk
+            f"{b},要介護1,2026-04-01,2027-03-31,2026-03-25,有",
+            f"{c},要介護1,2026-04-01,2027-03-31,2026-03-25,有",  # second chunk
+            f"{a},要介護3,2026-12-01,2027-11-30,2026-11-20,有",  # line 5: overlaps line 2
+            f"{b},要介護2,2027-04-01,2028-03-31,2026-11-20,有",  # the next period: fine
+        ]
+    )
+    refused = await _post(as_staff("supervisor"), body.encode())
+    assert refused.status_code == 422
+    assert [(i["line"], i["message"]) for i in refused.json()["issues"]] == [
+        (5, "有効期間が 2行目の認定と重なっています")
+    ]
+    assert await _certifications(sessions) == []
 
 
 async def test_a_cp932_file_is_recognised_by_its_header(
