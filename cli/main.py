@@ -227,6 +227,36 @@ def purge(
 
 app.add_typer(notices_app, name="notices")
 
+import_app = typer.Typer(help="前のシステムからのデータの取り込み (移行)", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("certifications")
+def import_certifications(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="認定の CSV")],
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="文字コード (utf-8, cp932 など; 省略時は見出し行から判別)"),
+    ] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="進捗を表示する")] = True,
+) -> None:
+    """Import certifications from a previous system's CSV: all lines or none; a re-import adds nothing."""
+    from kaigo.certification_import_job import run
+    from services.certification_import import CertificationCsvError
+
+    settings = get_settings()
+    try:
+        result = asyncio.run(
+            run(settings, _database_url(settings), file, encoding=encoding, progress=progress)
+        )
+    except CertificationCsvError as error:
+        for issue in error.issues:
+            typer.echo(str(issue), err=True)
+        typer.echo(f"誤りが {len(error.issues)} 件あります。何も登録していません", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{result.message} (取り込み記録 {result.import_id})")
+
+
 console_app = typer.Typer(help="Web コンソール", no_args_is_help=True)
 app.add_typer(console_app, name="console")
 

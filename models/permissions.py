@@ -18,6 +18,7 @@ class Permission(StrEnum):
     TASK_WORK = "task:work"  # 自分のタスクの取得・処理
     TASK_ASSIGN = "task:assign"  # 他の職員へのタスク割当
     CERTIFICATION_INTAKE = "certification:intake"  # 認定申請の受付・取下げ
+    CERTIFICATION_IMPORT = "certification:import"  # 前のシステムの認定の一括取り込み (移行)
     SURVEY_RECORD = "survey:record"  # 認定調査結果の入力
     OPINION_RECORD = "opinion:record"  # 主治医意見書の依頼・受領
     BOARD_DECIDE = "board:decide"  # 介護認定審査会の判定
@@ -90,6 +91,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.BOARD_MANAGE,
             P.NOTICE_READ,
             P.NOTICE_EXPORT,
+            P.CERTIFICATION_IMPORT,
             P.DISCLOSURE_ISSUE,
             P.AUDIT_READ,
             P.CODEC_DECODE,

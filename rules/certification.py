@@ -248,6 +248,26 @@ def validity_months_between(valid_from: date, valid_to: date) -> int:
     return months + 1 if valid_from.day == 1 else months
 
 
+def longest_validity_months() -> int:
+    """The longest validity the law allows any certification: 更新 with the same 区分 (48か月)."""
+    return max(rule.maximum_if_level_unchanged for rule in VALIDITY_RULES.values())
+
+
+def recorded_validity_problem(valid_from: date, valid_to: date) -> str | None:
+    """Why a validity recorded elsewhere (a previous system's certification) cannot be lawful, or None.
+
+    Only the outer bound is checked: a period cut short by a later 区分変更 or by death is lawful, and
+    ends on any day, so neither the minimum nor the month end applies to recorded periods.
+    """
+    if valid_from > valid_to:
+        return "有効期間の開始日が終了日より後です"
+    months = validity_months_between(valid_from, valid_to)
+    longest = longest_validity_months()
+    if months > longest:
+        return f"有効期間が{months}か月あります。法令上の上限は{longest}か月です (28条1項・施行規則)"
+    return None
+
+
 # ------------------------------------------------------------------------- renewal window (28条2・3項)
 
 

@@ -124,6 +124,39 @@ async def test_each_role_reaches_exactly_the_routes_its_permissions_allow(
                 assert rows[0].detail["permission"] == rule.permission
 
 
+async def test_only_the_supervisor_may_import_certifications(
+    as_staff: Callable[[str], httpx.AsyncClient], sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """certification:import (移行) is the supervisor's: the 認定係 registers applications, not decisions."""
+    holders = {
+        str(role) for role, perms in ROLE_PERMISSIONS.items() if Permission.CERTIFICATION_IMPORT in perms
+    }
+    assert holders == {"supervisor"}
+    body = "被保険者番号,要介護状態区分,有効期間開始日,有効期間終了日,認定日\r\n".encode()
+    for login_id, *_ in DEMO_STAFF:
+        request_id = f"import-{uuid.uuid4().hex}"
+        response = await as_staff(login_id).post(
+            "/certification-imports",
+            content=body,
+            headers={"Content-Type": "text/csv", "X-Request-ID": request_id},
+        )
+        async with sessions() as session:
+            denied = (
+                await session.exec(
+                    select(AuditEvent).where(
+                        AuditEvent.request_id == request_id, AuditEvent.action == "access.denied"
+                    )
+                )
+            ).all()
+        if _role_of(login_id) is Role.SUPERVISOR:
+            # Past authorisation: the file itself is refused (a header and no lines).
+            assert response.status_code == 422 and not denied, response.text
+            assert response.json()["issues"][0]["message"] == "明細行がありません"
+        else:
+            assert response.status_code == 403, f"{login_id}: {response.status_code}"
+            assert [d.detail["permission"] for d in denied] == ["certification:import"]
+
+
 # ------------------------------------------------------------------------------------------- web console
 
 CONSOLE_RULES = route_rules(CONSOLE_ROUTERS)

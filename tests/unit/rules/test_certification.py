@@ -17,8 +17,10 @@ from rules.certification import (
     effective_date,
     in_renewal_window,
     late_renewal_deadline,
+    longest_validity_months,
     may_deem_rejected,
     processing_period_end,
+    recorded_validity_problem,
     renewal_window,
     standard_validity_months,
     validate_validity_months,
@@ -328,3 +330,27 @@ def test_28_2_renewal_window_close_is_not_moved_for_holidays() -> None:
 )
 def test_28_3_late_renewal_within_one_month_of_the_reason_ending(reason_ended: date, deadline: date) -> None:
     assert late_renewal_deadline(reason_ended) == deadline
+
+
+# ------------------------------------------------- recorded validity (imported from a previous system)
+
+
+def test_28_1_recorded_validity_may_reach_48_months_but_not_more() -> None:
+    assert longest_validity_months() == 48
+    assert recorded_validity_problem(date(2026, 4, 1), date(2030, 3, 31)) is None  # 48 months
+    # Starting after the 1st, the rest of that month is not counted (施行規則): still 48.
+    assert recorded_validity_problem(date(2026, 4, 15), date(2030, 4, 30)) is None
+    too_long = recorded_validity_problem(date(2026, 4, 1), date(2030, 4, 30))
+    assert too_long is not None and "49か月" in too_long and "上限は48か月" in too_long
+
+
+def test_28_1_recorded_validity_cut_short_is_lawful() -> None:
+    # Ended by a later 区分変更 or by death: any day, any length.
+    assert recorded_validity_problem(date(2026, 4, 1), date(2026, 5, 17)) is None
+    assert recorded_validity_problem(date(2026, 4, 1), date(2026, 4, 1)) is None
+
+
+def test_recorded_validity_must_not_end_before_it_starts() -> None:
+    assert (
+        recorded_validity_problem(date(2026, 4, 2), date(2026, 4, 1)) == "有効期間の開始日が終了日より後です"
+    )
