@@ -19,8 +19,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from cli.certification_import_job import run
 from kaigo import embedded, migrate
-from kaigo.certification_import_job import run
 from kaigo.config import Settings
 from kaigo.db import make_engine, make_sessionmaker
 from models.certification_import import COLUMNS

@@ -241,13 +241,14 @@ def import_certifications(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="進捗を表示する")] = True,
 ) -> None:
     """Import certifications from a previous system's CSV: all lines or none; a re-import adds nothing."""
-    from kaigo.certification_import_job import run
+    from cli.certification_import_job import run
+    from kaigo import embedded
     from services.certification_import import CertificationCsvError
 
     settings = get_settings()
     try:
         result = asyncio.run(
-            run(settings, _database_url(settings), file, encoding=encoding, progress=progress)
+            run(settings, embedded.database_url(settings), file, encoding=encoding, progress=progress)
         )
     except CertificationCsvError as error:
         for issue in error.issues:

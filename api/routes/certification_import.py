@@ -12,9 +12,9 @@ from api.auth import AuditDep, Principal, require
 from api.deps import ResourcesDep
 from kaigo.errors import ProblemError
 from kaigo.security.audit import AuditEntry, Outcome
-from kaigo.security.permissions import Permission
 from models.certification_import import EXAMPLE_CSV, ImportChannel, ImportReport
 from models.common import today_in_japan
+from models.permissions import Permission
 from services import certification_import as importer
 
 router = APIRouter(tags=["certification"])

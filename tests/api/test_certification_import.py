@@ -328,7 +328,7 @@ async def test_the_cli_imports_a_cp932_file_and_exits_non_zero_listing_every_pro
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from kaigo.cli import app as cli
+    from cli.main import app as cli
     from kaigo.config import get_settings
 
     a, b = await insured_residents(sessions, 2)
@@ -392,7 +392,7 @@ async def test_the_cli_imports_a_cp932_file_and_exits_non_zero_listing_every_pro
 async def test_the_readme_example_file_imports_on_the_demo_residents(
     as_staff: Staff, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    from kaigo.seed import seed_demo_residents
+    from cli.seed import seed_demo_residents
 
     await seed_demo_residents(sessions)
     example = Path(__file__).resolve().parents[2] / "docs" / "certification-import-example.csv"
