@@ -26,6 +26,7 @@ from kaigo.config import Settings
 _PR_SET_PDEATHSIG = 1
 PROXIED_UI_PATH = "/temporal"  # api/routes/temporal_ui.py PREFIX
 _STOP_TIMEOUT_S = 35.0  # a little more than the worker's graceful shutdown
+_MAX_RESTARTS, _CRASH_WINDOW_S = 3, 60.0  # more crashes than this within the window stop `make dev`
 
 
 def _die_with_parent() -> None:
@@ -38,6 +39,11 @@ def _die_with_parent() -> None:
 class Child:
     name: str
     process: subprocess.Popen[bytes]
+    command: list[str]
+    env: dict[str, str]
+    quiet: bool = False
+    restartable: bool = False
+    restarts: list[float] = field(default_factory=list)  # monotonic times of recent restarts
 
 
 @dataclass
@@ -47,9 +53,21 @@ class DevStack:
     children: list[Child] = field(default_factory=list)
     stopping: bool = False
 
-    def spawn(self, name: str, command: list[str], env: dict[str, str], *, quiet: bool = False) -> None:
+    def spawn(
+        self,
+        name: str,
+        command: list[str],
+        env: dict[str, str],
+        *,
+        quiet: bool = False,
+        restartable: bool = False,
+    ) -> None:
+        child = Child(name, self._popen(command, env, quiet), command, env, quiet, restartable)
+        self.children.append(child)
+
+    def _popen(self, command: list[str], env: dict[str, str], quiet: bool) -> subprocess.Popen[bytes]:
         # Own session: a terminal Ctrl-C reaches only the supervisor, which then stops children in order.
-        process = subprocess.Popen(
+        return subprocess.Popen(
             command,
             cwd=self.root,
             env=env,
@@ -57,7 +75,17 @@ class DevStack:
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )
-        self.children.append(Child(name, process))
+
+    def restart(self, child: Child) -> bool:
+        """Start a crashed worker or API again, as a container's restart policy would: Temporal hands its
+        unfinished work to the new process. False when it keeps crashing (a bug, not an accident)."""
+        now = time.monotonic()
+        child.restarts = [t for t in child.restarts if now - t < _CRASH_WINDOW_S]
+        if not child.restartable or len(child.restarts) >= _MAX_RESTARTS:
+            return False
+        child.restarts.append(now)
+        child.process = self._popen(child.command, child.env, child.quiet)
+        return True
 
     def stop(self) -> None:
         # API first (no new work accepted), then the worker (finishes activities), then Temporal.
@@ -179,9 +207,9 @@ def run(settings: Settings, root: Path) -> int:
             )
             embedded.wait_for_port("127.0.0.1", settings.temporal_port)
             env["TEMPORAL_ADDRESS"] = f"{PRINTED_HOST}:{settings.temporal_port}"
-        stack.spawn("worker", [sys.executable, "-m", "worker"], env)
-        stack.spawn("notice-worker", [sys.executable, "-m", "notice_worker"], env)
-        stack.spawn("api", [sys.executable, "-m", "cli", "api", "--no-migrate"], env)
+        stack.spawn("worker", [sys.executable, "-m", "worker"], env, restartable=True)
+        stack.spawn("notice-worker", [sys.executable, "-m", "notice_worker"], env, restartable=True)
+        stack.spawn("api", [sys.executable, "-m", "cli", "api", "--no-migrate"], env, restartable=True)
         _wait_ready(f"{api_url(settings)}/readyz", stack)
         print(
             _banner(settings, started, settings.database_url is None, settings.temporal_address is None),
@@ -192,8 +220,11 @@ def run(settings: Settings, root: Path) -> int:
         while not stop_requested:
             dead = stack.first_dead_child()
             if dead is not None:
-                print(f"{dead.name} exited with status {dead.process.returncode}; stopping", flush=True)
-                return 1
+                status = dead.process.returncode
+                if not stack.restart(dead):
+                    print(f"{dead.name} exited with status {status}; stopping", flush=True)
+                    return 1
+                print(f"{dead.name} exited with status {status}; started it again", flush=True)
             time.sleep(0.5)
         return 0
     finally:

@@ -10,7 +10,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import psutil
@@ -96,6 +98,7 @@ def test_make_dev_runs_everything_and_keeps_data_across_a_restart(stack: Stack) 
         api = next(p for p in psutil.Process(process.pid).children() if "api" in p.cmdline())
         assert len(api.children()) >= 2  # uvicorn workers (and its resource tracker)
         _anchor_and_verify(stack)
+        _a_killed_worker_is_started_again_and_takes_up_the_work(stack, process, intake)
     finally:
         stack.stop(process)
 
@@ -119,3 +122,41 @@ def test_make_dev_runs_everything_and_keeps_data_across_a_restart(stack: Stack) 
     # Every address printed names one host, and the dev server's own UI port is never offered.
     assert set(re.findall(r"https?://([^:/\s]+)", log)) == {"localhost"}
     assert stack.ui.rsplit(":", 1)[1] not in banner
+
+
+def _a_killed_worker_is_started_again_and_takes_up_the_work(
+    stack: Stack, process: subprocess.Popen[bytes], intake: dict[str, str]
+) -> None:
+    """kill -9 of the worker: `make dev` starts it again (as a container's restart policy would) and a case
+    filed meanwhile gets its first tasks from the new process."""
+
+    def worker() -> psutil.Process | None:
+        children = psutil.Process(process.pid).children()
+        return next((p for p in children if p.cmdline()[-2:] == ["-m", "worker"]), None)
+
+    killed = worker()
+    assert killed is not None
+    killed.kill()
+    killed.wait(timeout=10)
+    application = httpx.post(
+        f"{stack.api}/certification-applications",
+        json={
+            "insured_no": "0100000001",
+            "kind": "new",
+            "applied_on": datetime.now(ZoneInfo("Asia/Tokyo")).date().isoformat(),
+            "applicant_kind": "self",
+        },
+        headers=intake,
+        timeout=30,
+    )
+    assert application.status_code == 201, application.text
+    case_id = application.json()["workflow_id"]
+    for _ in range(120):
+        tasks = httpx.post(f"{stack.api}/tasks/search", json={"case_id": case_id}, headers=intake).json()
+        if tasks["total"]:
+            break
+        time.sleep(0.5)
+    assert tasks["total"] > 0, "no task from the restarted worker"
+    restarted = worker()
+    assert restarted is not None and restarted.pid != killed.pid
+    assert "worker exited with status -9; started it again" in stack.log.read_text()
