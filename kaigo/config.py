@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.certification import CertificationPolicy
 from models.procedure import notice_task_queue
+from models.renewal import RenewalPolicy
 from models.restriction import RestrictionPolicy
 
 Environment = Literal["development", "test", "production"]
@@ -101,6 +102,9 @@ class Settings(BaseSettings):
     restriction_policy: RestrictionPolicy = Field(
         default_factory=RestrictionPolicy
     )  # JSON, e.g. {"explanation_days": 14}
+    renewal_policy: RenewalPolicy = Field(
+        default_factory=RenewalPolicy
+    )  # JSON, e.g. {"second_notice": false, "only_service_users": true}
 
     # Printed on every notice (通知書): the issuing city, its mayor, the desk to contact, and the prefecture's
     # review board named in the 教示 (appeal instructions).

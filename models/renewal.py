@@ -255,4 +255,5 @@ class ReconcilePageResult(BaseModel):
 class ReconcileResult(BaseModel):
     as_of: date
     checked: int
-    started: list[str]
+    started: list[str]  # the first ones (the workflow's STARTED_SHOWN)
+    started_count: int = 0
