@@ -27,6 +27,7 @@ from models.renewal import (
     CertificationTerm,
     ReconcilePage,
     ReconcilePageResult,
+    RenewalPolicy,
     Replaced,
     TermPatch,
 )
@@ -82,6 +83,28 @@ async def on_certification_event(
     client: Client, sessions: async_sessionmaker[AsyncSession], event: CertificationEvent
 ) -> None:
     """Runs inside the certification's announcement activity: its task queue is the procedures' queue."""
+    settings = get_settings()
+    await tell_terms(
+        client,
+        sessions,
+        event,
+        policy=settings.renewal_policy,
+        office=settings.office_code,
+        task_queue=activity.info().task_queue,
+    )
+
+
+async def tell_terms(
+    client: Client,
+    sessions: async_sessionmaker[AsyncSession],
+    event: CertificationEvent,
+    *,
+    policy: RenewalPolicy,
+    office: str,
+    task_queue: str,
+) -> None:
+    """An application of the person stops their term's reminders, its closing without a certification
+    resumes them, a new certification ends the term and starts its own."""
     async with sessions() as session:
         terms = await service.open_terms_of(session, event.insured_no)
         header = await session.get(CaseRecord, event.case_id)
@@ -102,12 +125,11 @@ async def on_certification_event(
         for term in terms:
             if term.certification_id != new_id:
                 await service.signal_term(client, term.case_id, "replaced", replaced)
-        settings = get_settings()
         await service.start_term(
             sessions=sessions,
             temporal=client,
             certification_id=new_id,
-            policy=settings.renewal_policy,
-            office=header.office if header else settings.office_code,
-            task_queue=activity.info().task_queue,
+            policy=policy,
+            office=header.office if header else office,
+            task_queue=task_queue,
         )
