@@ -520,6 +520,7 @@ async def test_withdrawn_application_resumes_reminding_and_skipped_reminders_go_
     outcome = await term.outcome()
     assert outcome.outcome == Outcome.LAPSED
     assert len(await term.notices()) == 1
+    await record_history(worker, term.case_id, "withdrawn_resumed")  # the run after continue-as-new
 
 
 async def test_death_ends_the_term(
