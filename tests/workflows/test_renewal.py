@@ -25,6 +25,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.renewal import tell_terms
+from kaigo import embedded, search_attributes, temporal_client
 from kaigo.config import Settings
 from models.case import CaseEvent, CaseRecord
 from models.certification import (
@@ -54,6 +55,7 @@ from rules.primary_determination import CareLevel
 from rules.renewal import last_filing_day
 from services import cases, renewal, tasks
 from tests.certification_helpers import seed_insured
+from tests.conftest import TEST_SETTINGS
 from tests.restriction_helpers import eventually
 from worker import build_worker
 from workflows.calendar import JST
@@ -69,6 +71,19 @@ def _insured_no(request: pytest.FixtureRequest) -> Iterator[None]:
     global INSURED
     INSURED = f"05{abs(hash(request.node.name)) % 10**8:08d}"
     yield
+
+
+@pytest.fixture(scope="module")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A test server of this module's own: terms sleep for months, and a term another module's
+    certification started (and left behind) must not hold this module's clock, nor these terms theirs."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(embedded.venv_bin("temporal-test-server")),
+        data_converter=temporal_client.data_converter(TEST_SETTINGS),
+    )
+    await search_attributes.add_search_attributes(env.client, "default", search_attributes.ALL_KEYS)
+    yield env
+    await env.shutdown()
 
 
 @pytest.fixture
