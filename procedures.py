@@ -18,6 +18,8 @@ from temporalio.client import Client
 
 from activities.certification import CertificationActivities, CertificationReadModel
 from activities.certification_events import CertificationEventActivities, Listener
+from activities.renewal import RenewalActivities, RenewalReadModel
+from activities.renewal import on_certification_event as renewal_listener
 from activities.renewal_batch import RenewalBatchActivities
 from activities.restriction import RestrictionActivities, RestrictionReadModel
 from activities.restriction_triggers import RestrictionTriggerActivities, on_certification_event
@@ -28,12 +30,16 @@ from models.case import CaseRecord, CaseType, parse_case_id
 from models.certification import ApplicationPublic
 from models.certification_tasks import CERTIFICATION
 from models.procedure import KERNEL_TASK_KINDS, ProcedureModel, TaskKindSpec
+from models.renewal import ReconcileInput
 from models.renewal_batch import RenewalBatchInput
+from models.renewal_tasks import RENEWAL
 from models.restriction import ScanInput
 from models.restriction_tasks import RESTRICTION
-from services import certification, restriction
+from services import certification, renewal, restriction
 from workflows.certification import CertificationWorkflow
+from workflows.renewal import RECONCILE_SCHEDULE_ID, CertificationTermWorkflow
 from workflows.renewal_batch import BATCH_SCHEDULE_ID, RenewalBatchWorkflow
+from workflows.renewal_reconcile import RenewalReconcileWorkflow
 from workflows.restriction import RestrictionWorkflow
 from workflows.restriction_scan import SCAN_SCHEDULE_ID, RestrictionScanWorkflow
 
@@ -96,16 +102,13 @@ async def _restriction_schedules(client: Client, settings: Settings) -> None:
     )
 
 
-# The day's print batch of renewal reminders (issue 11 item 3). It belongs to the RENEWAL entry:
-# `schedules=renewal_batch_schedules`, `periodic_workflows=(..., RenewalBatchWorkflow)` and
-# `*renewal_batch_activities(sessions)` in its activities.
-def renewal_batch_activities(sessions: Sessions) -> list[Callable[..., Any]]:
+def _renewal_batch_activities(sessions: Sessions) -> list[Callable[..., Any]]:
     own = RenewalBatchActivities(sessions)
     return [own.plan_renewal_batch, own.produce_renewal_batch]
 
 
-async def renewal_batch_schedules(client: Client, settings: Settings) -> None:
-    """The day's print batch, at the policy's time in Asia/Tokyo (after the terms' 17:00 wake hour)."""
+async def _renewal_batch_schedules(client: Client, settings: Settings) -> None:
+    """The day's print batch, at the policy's time in Asia/Tokyo (after the terms' wake hour)."""
     policy = settings.renewal_batch_policy
     await ensure_schedule(
         client,
@@ -115,6 +118,33 @@ async def renewal_batch_schedules(client: Client, settings: Settings) -> None:
         task_queue=settings.temporal_task_queue,
         cron=policy.run_cron,
         workflow_id="renewal-batch",
+    )
+
+
+async def _renewal_record(session: AsyncSession, case: CaseRecord) -> BaseModel | None:
+    return await renewal.record_of(session, case)
+
+
+def _renewal_activities(sessions: Sessions) -> list[Callable[..., Any]]:
+    return [RenewalActivities(sessions).reconcile_page, *_renewal_batch_activities(sessions)]
+
+
+async def _renewal_schedules(client: Client, settings: Settings) -> None:
+    """The daily reconciliation (a term for every active certification without one) and the day's print
+    batch of the reminders the terms issued."""
+    await _renewal_batch_schedules(client, settings)
+    policy = settings.renewal_policy
+    reconcile = ReconcileInput(
+        office=settings.office_code, task_queue=settings.temporal_task_queue, policy=policy
+    )
+    await ensure_schedule(
+        client,
+        RECONCILE_SCHEDULE_ID,
+        RenewalReconcileWorkflow.run,
+        reconcile,
+        task_queue=settings.temporal_task_queue,
+        cron=policy.reconcile_cron,
+        workflow_id="renewal-reconciliation",
     )
 
 
@@ -135,6 +165,16 @@ PROCEDURES: dict[CaseType, Procedure] = {
         schedules=_restriction_schedules,
         periodic_workflows=(RestrictionScanWorkflow,),
         on_certification_event=on_certification_event,
+    ),
+    CaseType.RENEWAL: Procedure(
+        model=RENEWAL,
+        workflow=CertificationTermWorkflow,
+        read_model=RenewalReadModel(),
+        activities=_renewal_activities,
+        record=_renewal_record,
+        schedules=_renewal_schedules,
+        periodic_workflows=(RenewalReconcileWorkflow, RenewalBatchWorkflow),
+        on_certification_event=renewal_listener,
     ),
 }
 

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.certification import CertificationPolicy
 from models.procedure import notice_task_queue
+from models.renewal import RenewalPolicy
 from models.renewal_batch import RenewalBatchPolicy
 from models.restriction import RestrictionPolicy
 
@@ -105,6 +106,9 @@ class Settings(BaseSettings):
     renewal_batch_policy: RenewalBatchPolicy = Field(
         default_factory=RenewalBatchPolicy
     )  # JSON, e.g. {"run_cron": "30 17 * * *"}: the day's print batch of renewal reminders
+    renewal_policy: RenewalPolicy = Field(
+        default_factory=RenewalPolicy
+    )  # JSON, e.g. {"second_notice": false, "only_service_users": true}
 
     # Printed on every notice (通知書): the issuing city, its mayor, the desk to contact, and the prefecture's
     # review board named in the 教示 (appeal instructions).

@@ -14,7 +14,6 @@ from enum import StrEnum
 from rules.calendar import add_months, deadline_after, month_end, resident_deadline_after_months
 
 DECISION_PERIOD_DAYS = 30  # 27条11項
-RENEWAL_WINDOW_DAYS = 60  # 施行規則: 有効期間満了の日の60日前から申請できる
 
 
 class ApplicationKind(StrEnum):
@@ -268,21 +267,8 @@ def recorded_validity_problem(valid_from: date, valid_to: date) -> str | None:
     return None
 
 
-# ------------------------------------------------------------------------- renewal window (28条2・3項)
-
-
-def renewal_window(expiry: date) -> tuple[date, date]:
-    """(opens, closes): a 更新 may be filed from 60 days before the expiry through the expiry day.
-
-    The close is the expiry itself, not moved for holidays: it is the end of the certification, not a
-    period the law gives the resident (a late filing has its own route, `late_renewal_deadline`).
-    """
-    return expiry - timedelta(days=RENEWAL_WINDOW_DAYS), expiry
-
-
-def in_renewal_window(expiry: date, on: date) -> bool:
-    opens, closes = renewal_window(expiry)
-    return opens <= on <= closes
+# ------------------------------------------------------------------------ late renewal (28条3項)
+# The renewal window itself (28条2項, 地方自治法4条の2第4項) is in rules/renewal.py.
 
 
 def late_renewal_deadline(reason_ended_on: date) -> date:

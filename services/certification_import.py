@@ -54,6 +54,7 @@ from models.common import utcnow
 from models.registry import Insured
 from rules.certification import recorded_validity_problem
 from rules.primary_determination import CareLevel
+from workflows.renewal import RECONCILE_SCHEDULE_ID
 
 CHUNK = 2_000
 MAX_ROWS = 200_000  # a large city's certified residents several times over
@@ -542,7 +543,7 @@ async def import_file(
 
 # ------------------------------------------------------------------------------- after a committed import
 
-RECONCILIATION_SCHEDULE_ID = "renewal-reconciliation"
+RECONCILIATION_SCHEDULE_ID = RECONCILE_SCHEDULE_ID  # the renewal procedure's daily reconciliation
 _TRIGGER_TIMEOUT_SECONDS = 5.0
 
 

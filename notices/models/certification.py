@@ -12,8 +12,9 @@ from pydantic import Field, model_validator
 
 from notices.models.common import Day, LongText, NoticeData, OptionalLongText, Text
 from rules.calendar import month_end
-from rules.certification import ApplicationKind, decision_deadline, renewal_window
+from rules.certification import ApplicationKind, decision_deadline
 from rules.primary_determination import CareLevel
+from rules.renewal import last_filing_day, renewal_window_opens
 
 
 def _require_certified(level: CareLevel) -> None:
@@ -220,4 +221,9 @@ class ExpiryReminder(NoticeData):
     @property
     def renewal_opens(self) -> Day:
         """First day a 更新 may be filed (60 days before the expiry)."""
-        return renewal_window(self.valid_to)[0]
+        return renewal_window_opens(self.valid_to)
+
+    @property
+    def last_filing_day(self) -> Day:
+        """Last day a 更新 may be filed: the expiry, moved past city holidays (地方自治法4条の2第4項)."""
+        return last_filing_day(self.valid_to)

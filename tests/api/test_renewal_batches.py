@@ -26,12 +26,10 @@ from temporalio.client import (
     ScheduleActionStartWorkflow,
     ScheduleOverlapPolicy,
     ScheduleRange,
-    WorkflowHistory,
 )
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer, Worker
+from temporalio.worker import Worker
 
-from kaigo import temporal_client
 from kaigo.config import Settings
 from models.common import today_in_japan
 from models.notice import NoticeRecord
@@ -43,13 +41,11 @@ from services import renewal_batch
 from services.notices import IssuedNotice
 from services.retention import purge
 from tests.api.test_notices_api import audit_rows, issue_notice, register_person
-from tests.conftest import TEST_SETTINGS
 from tests.notices.test_notice_templates import pdf_text
 from workflows.renewal_batch import BATCH_SCHEDULE_ID, RenewalBatchWorkflow
 
-# Recorded with RECORD_HISTORIES=1. Kept apart from tests/histories/*.json until the workflow is on the
-# production worker (the RENEWAL entry in procedures.py); test_replay.py replays those against it.
-HISTORIES = Path(__file__).resolve().parents[1] / "histories" / "renewal_batch"
+# Recorded with RECORD_HISTORIES=1; tests/workflows/test_replay.py replays them against the production worker.
+HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 DAY1 = date(2026, 12, 1)
 DAY2 = date(2026, 12, 2)
 LIST_HEADER = [
@@ -426,20 +422,3 @@ async def test_bad_requests_name_the_field(
     response = await as_staff("supervisor").get(path)
     assert response.status_code == status, response.text
     assert response.json()["errors"][0]["field"] == field
-
-
-def test_there_are_recorded_histories_of_the_batch() -> None:
-    assert {p.stem for p in HISTORIES.glob("*.json")} == {
-        "renewal_batch_new_day",
-        "renewal_batch_rerun",
-        "renewal_batch_empty_day",
-    }
-
-
-@pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)
-async def test_recorded_batch_histories_replay_deterministically(path: Path) -> None:
-    history = WorkflowHistory.from_json(path.stem, path.read_text())
-    replayer = Replayer(
-        workflows=[RenewalBatchWorkflow], data_converter=temporal_client.data_converter(TEST_SETTINGS)
-    )
-    await replayer.replay_workflow(history)

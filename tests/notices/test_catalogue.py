@@ -206,6 +206,13 @@ def test_28_2_renewal_window_opens_60_days_before_expiry() -> None:
     assert notice.renewal_opens == date(2025, 12, 30)  # type: ignore[attr-defined]
 
 
+def test_4_2_4_reminder_last_filing_day_moves_past_a_holiday_expiry() -> None:
+    # valid_to 2026-02-28 is a Saturday: the 受付期間 runs to Monday 3/2 (地方自治法4条の2第4項).
+    notice = validate_data("expiry_reminder", fixtures.load("expiry_reminder"))
+    assert notice.last_filing_day == date(2026, 3, 2)  # type: ignore[attr-defined]
+    assert notice.valid_to == date(2026, 2, 28)  # type: ignore[attr-defined]
+
+
 def test_gyoteho_30_explanation_due_after_the_notice() -> None:
     data = _with("payment_method_change_advance", explanation_due="2025-11-10")
     with pytest.raises(NoticeDataError, match="提出期限"):

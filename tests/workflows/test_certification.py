@@ -44,6 +44,7 @@ from rules.calendar import add_months, month_end
 from rules.certification import ApplicationKind, decision_deadline, validity_period
 from rules.primary_determination import CareLevel
 from services import cases, certification, tasks
+from services.renewal import term_case_id
 from tests.certification_helpers import (
     BOARD,
     CaseDriver,
@@ -126,6 +127,9 @@ async def start(
             today=await today(),
         )
         started.append(application.workflow_id)
+        # A certification decided starts its renewal term (procedures.py listener): it sleeps on this
+        # test's queue, and once its timer fires with no worker it would hold the clock too.
+        started.append(term_case_id(application.id))
         return CaseDriver(worker, sessions, application.id)
 
     yield start_case

@@ -35,6 +35,16 @@ def test_there_are_recorded_histories_for_each_path() -> None:
         "restriction_category2",
         "restriction_reduction",
         "restriction_scan",
+        "renewal_lapsed",
+        "renewal_renewed_before_first_notice",
+        "renewal_replaced_by_category_change",
+        "renewal_withdrawn_resumed",
+        "renewal_death",
+        "renewal_policy_off",
+        "renewal_policy_changed",
+        "renewal_batch_new_day",
+        "renewal_batch_rerun",
+        "renewal_batch_empty_day",
     } <= names
 
 

@@ -51,6 +51,7 @@ from rules.primary_determination import CareLevel
 from rules.restriction import first_of_next_month, months_passed_on
 from services import cases, certification, premiums, restriction
 from services.notices import fiscal_year_of
+from services.renewal import term_case_id
 from tests.certification_helpers import BOARD, CaseDriver, primary_payload, seed_board, seed_insured
 from tests.restriction_helpers import (
     RestrictionDriver,
@@ -577,6 +578,7 @@ async def test_66_a_certification_application_in_arrears_triggers_the_same_check
         today=await today(),
     )
     opened.append(application.workflow_id)
+    opened.append(term_case_id(application.id))  # its renewal term, once certified
 
     async def restriction_case() -> str | None:
         async with sessions() as session:
@@ -615,6 +617,7 @@ async def test_69_certification_with_time_barred_premiums_records_a_reduction_pa
         sessions=sessions, temporal=worker, settings=queue_settings, data=data, actor="intake", today=now
     )
     opened.append(application.workflow_id)
+    opened.append(term_case_id(application.id))  # its renewal term, once certified
     cert = CaseDriver(worker, sessions, application.id)
     await cert.evidence(now)
     await cert.complete("primary_result", primary_payload(INSURED, now, CareLevel.CARE_2))  # type: ignore[arg-type]

@@ -15,13 +15,11 @@ from rules.certification import (
     delay_notice_latest,
     delay_notice_may_be_omitted,
     effective_date,
-    in_renewal_window,
     late_renewal_deadline,
     longest_validity_months,
     may_deem_rejected,
     processing_period_end,
     recorded_validity_problem,
-    renewal_window,
     standard_validity_months,
     validate_validity_months,
     validity_months_between,
@@ -292,32 +290,6 @@ def test_28_10_renewal_needs_previous_expiry() -> None:
 
 
 # ------------------------------------------------------------------------------- renewal window
-
-
-@pytest.mark.parametrize(
-    ("expiry", "opens"),
-    [
-        (date(2025, 9, 30), date(2025, 8, 1)),
-        (date(2025, 3, 31), date(2025, 1, 30)),
-        (date(2024, 3, 31), date(2024, 1, 31)),  # leap year
-        (date(2026, 2, 28), date(2025, 12, 30)),  # opens in the previous year
-    ],
-)
-def test_28_2_renewal_window_opens_60_days_before_expiry(expiry: date, opens: date) -> None:
-    assert renewal_window(expiry) == (opens, expiry)
-
-
-def test_28_2_renewal_window_boundaries() -> None:
-    expiry = date(2025, 9, 30)
-    assert not in_renewal_window(expiry, date(2025, 7, 31))
-    assert in_renewal_window(expiry, date(2025, 8, 1))
-    assert in_renewal_window(expiry, expiry)
-    assert not in_renewal_window(expiry, date(2025, 10, 1))
-
-
-def test_28_2_renewal_window_close_is_not_moved_for_holidays() -> None:
-    # 2025年5月31日 is a Saturday: the certification still ends that day.
-    assert renewal_window(date(2025, 5, 31))[1] == date(2025, 5, 31)
 
 
 @pytest.mark.parametrize(
