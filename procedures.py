@@ -102,12 +102,12 @@ async def _restriction_schedules(client: Client, settings: Settings) -> None:
     )
 
 
-def _renewal_batch_activities(sessions: Sessions) -> list[Callable[..., Any]]:
+def renewal_batch_activities(sessions: Sessions) -> list[Callable[..., Any]]:
     own = RenewalBatchActivities(sessions)
     return [own.plan_renewal_batch, own.produce_renewal_batch]
 
 
-async def _renewal_batch_schedules(client: Client, settings: Settings) -> None:
+async def renewal_batch_schedules(client: Client, settings: Settings) -> None:
     """The day's print batch, at the policy's time in Asia/Tokyo (after the terms' wake hour)."""
     policy = settings.renewal_batch_policy
     await ensure_schedule(
@@ -126,13 +126,13 @@ async def _renewal_record(session: AsyncSession, case: CaseRecord) -> BaseModel 
 
 
 def _renewal_activities(sessions: Sessions) -> list[Callable[..., Any]]:
-    return [RenewalActivities(sessions).reconcile_page, *_renewal_batch_activities(sessions)]
+    return [RenewalActivities(sessions).reconcile_page, *renewal_batch_activities(sessions)]
 
 
 async def _renewal_schedules(client: Client, settings: Settings) -> None:
     """The daily reconciliation (a term for every active certification without one) and the day's print
     batch of the reminders the terms issued."""
-    await _renewal_batch_schedules(client, settings)
+    await renewal_batch_schedules(client, settings)
     policy = settings.renewal_policy
     reconcile = ReconcileInput(
         office=settings.office_code, task_queue=settings.temporal_task_queue, policy=policy
