@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import io
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import date, timedelta
@@ -27,6 +29,8 @@ from temporalio.testing import WorkflowEnvironment
 from activities.renewal import tell_terms
 from kaigo import embedded, search_attributes, temporal_client
 from kaigo.config import Settings
+from kaigo.security.audit import AuditEntry
+from kaigo.security.audit import Outcome as AuditOutcome
 from models.case import CaseEvent, CaseRecord
 from models.certification import (
     Certification,
@@ -34,6 +38,7 @@ from models.certification import (
     CertificationEventKind,
     CertificationRecord,
 )
+from models.certification_import import ImportChannel
 from models.notice import NoticeRecord
 from models.renewal import (
     CertificationTerm,
@@ -45,6 +50,7 @@ from models.renewal import (
     Stage,
     TermOutcome,
 )
+from models.renewal_batch import RenewalBatchInput
 from models.renewal_tasks import RenewalTask
 from models.task import Task, TaskState
 from notice_worker import build_thread_worker as build_notice_worker
@@ -53,13 +59,14 @@ from rules.certification import ApplicationKind
 from rules.insured_status import InsuredCategory
 from rules.primary_determination import CareLevel
 from rules.renewal import last_filing_day
-from services import cases, renewal, tasks
+from services import cases, certification_import, renewal, renewal_batch, tasks
 from tests.certification_helpers import seed_insured
 from tests.conftest import TEST_SETTINGS
 from tests.restriction_helpers import eventually
 from worker import build_worker
 from workflows.calendar import JST
 from workflows.renewal import RECONCILE_SCHEDULE_ID
+from workflows.renewal_batch import RenewalBatchWorkflow
 from workflows.renewal_reconcile import RenewalReconcileWorkflow
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
@@ -678,7 +685,115 @@ async def test_reconciliation_twice_and_concurrently_starts_one_term_per_certifi
             case_id = renewal.term_case_id(certification_id)
             description = await client.get_workflow_handle(case_id).describe()
             assert description.status is not None and description.status.name == "RUNNING"
+        # What a supervisor filters by in the Temporal UI: sleeping terms by their next reminder date.
+        wanted = {renewal.term_case_id(c) for c in ids}
+        query = "CaseType = 'renewal' AND ExecutionStatus = 'Running' AND DueDate > '2000-01-01T00:00:00Z'"
+
+        async def listed() -> dict[str, Any] | None:
+            found = {w.id: w.typed_search_attributes async for w in client.list_workflows(query)}
+            return found if wanted <= set(found) else None
+
+        found = await eventually(listed)
+        for case_id in wanted:
+            due = found[case_id].get(search_attributes.DUE_DATE)
+            assert due is not None and due.astimezone(JST).date() > as_of  # the first reminder, ahead
     finally:
         for certification_id in ids:
             with contextlib.suppress(RPCError):
                 await client.get_workflow_handle(renewal.term_case_id(certification_id)).terminate("test")
+
+
+# ------------------------------------------------------------------- import → terms → reminders → batch
+
+
+async def test_imported_certifications_get_each_reminder_once_on_its_day_and_the_days_batch(
+    worker: Client, sessions: async_sessionmaker[AsyncSession], queue_settings: Settings,
+    time_skipping_env: WorkflowEnvironment, opened: list[str],
+) -> None:  # fmt: skip
+    """Issue 11's "done when": a city adopts kaigo-flow mid-stream with a CSV of certifications that expire
+    on different dates; the reconciliation starts a term for each; every reminder goes out once, on its day
+    (first at the window's opening, 28条2項; second 30 days before the expiry), and the day's print batch
+    holds exactly that day's reminders."""
+    global INSURED
+    base, start = await today(), INSURED
+    expiries, numbers = [], []
+    for n in range(3):  # three people, three expiries a month apart
+        INSURED = f"{start[:-1]}{n}"
+        await seed_insured(sessions, insured_no=INSURED)
+        numbers.append(INSURED)
+        expiries.append(_month_end_after(base + timedelta(days=75 + 31 * n)))
+    decided = base - timedelta(days=300)
+    rows = [
+        f"{no},要介護2,{_valid_from(expiry)},{expiry},{decided},有"
+        for no, expiry in zip(numbers, expiries, strict=True)
+    ]
+    header = "被保険者番号,要介護状態区分,有効期間開始日,有効期間終了日,認定日,サービス利用"
+    csv = "\r\n".join([header, *rows]).encode()
+
+    def entry(outcome: AuditOutcome, detail: dict[str, Any]) -> AuditEntry:
+        return AuditEntry(
+            actor="test", action="certification.import", outcome=outcome, resource="t", detail=detail
+        )
+
+    _, counts = await certification_import.import_file(
+        sessions,
+        io.BytesIO(csv),
+        encoding=None,
+        key=lambda s: hashlib.sha256(s.encode()).hexdigest(),
+        actor="test",
+        channel=ImportChannel.CLI,
+        audit_entry=entry,
+        today=base,
+    )
+    assert counts.added == 3
+    result = await worker.execute_workflow(
+        RenewalReconcileWorkflow.run,
+        ReconcileInput(
+            office=queue_settings.office_code, task_queue=queue_settings.temporal_task_queue, as_of=base
+        ),
+        id=f"{RECONCILE_SCHEDULE_ID}-import-{os.getpid()}",
+        task_queue=queue_settings.temporal_task_queue,
+    )
+    assert result.started_count == 3
+    async with sessions() as session:
+        term_rows = (
+            await session.exec(
+                select(CertificationTerm).where(col(CertificationTerm.insured_no).in_(numbers))
+            )
+        ).all()
+    by_expiry = {row.expiry: Term(worker, sessions, row.case_id) for row in term_rows}
+    opened.extend(term.case_id for term in by_expiry.values())
+    assert sorted(by_expiry) == sorted(expiries)
+
+    # (day, expiry, second notice?) of every reminder due; two people's may fall on the same day.
+    due = sorted((expiry - timedelta(days=d), expiry, d == 30) for expiry in expiries for d in (60, 30))
+    insured_of = {row.expiry: row.insured_no for row in term_rows}
+    for day in sorted({d for d, _, _ in due}):
+        await _sleep_to(time_skipping_env, day)
+        today_due = [(e, second) for d, e, second in due if d == day]
+        for expiry, _ in today_due:
+            await eventually(lambda term=by_expiry[expiry], day=day: _issued_on(term, day))
+        # Every reminder issued so far is exactly one of those due so far: none early, none twice.
+        issued = []
+        for expiry, term in by_expiry.items():
+            issued += [(n.issued_on, expiry, n.data["second_notice"]) for n in await term.notices()]
+        assert sorted(issued) == [r for r in due if r[0] <= day]
+        batch = await worker.execute_workflow(
+            RenewalBatchWorkflow.run,
+            RenewalBatchInput(day=day),
+            id=f"renewal-batch-import-{os.getpid()}-{day.isoformat()}",
+            task_queue=queue_settings.temporal_task_queue,
+        )
+        assert batch.export_id is not None, batch
+        # The day's print batch holds this day's reminders of these people, and none of their other ones
+        # (it also takes any other unprinted reminder of the shared database, up to that day).
+        async with sessions() as session:
+            rows = await renewal_batch.list_rows(
+                session=session, batch=await renewal_batch.get_batch(session=session, day=day)
+            )
+        mine = sorted((r.insured_no, r.issued_on, r.second_notice) for r in rows if r.insured_no in numbers)
+        assert mine == sorted((insured_of[e], day, second) for e, second in today_due)
+
+
+async def _issued_on(term: Term, day: date) -> bool:
+    return any(n.issued_on == day for n in await term.notices())
