@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 import structlog
@@ -171,11 +171,24 @@ async def signal_term(temporal: Client, case_id: str, signal: str, message: obje
     return True
 
 
+STALLED_AFTER = timedelta(minutes=10)  # far beyond a term's first step (one activity after its start)
+
+
 async def reconcile_candidates(session: AsyncSession, as_of: date, after: str, limit: int) -> list[str]:
-    """Active certifications (valid_to ≥ as_of) without a term, each the person's latest, keyset by id."""
+    """Active certifications (valid_to ≥ as_of) without a running term, each the person's latest, keyset by
+    id. A term whose rows were written but whose workflow never took its first step (the process died
+    between the commit and the start: its header is still open without a due date after STALLED_AFTER)
+    counts as missing: starting it again is safe (same id, USE_EXISTING)."""
     newer = sa.orm.aliased(Certification)
-    has_term = select(CertificationTerm.certification_id).where(
-        CertificationTerm.certification_id == Certification.id
+    stalled = sa.and_(
+        col(CaseRecord.state) == CaseState.OPEN,
+        col(CaseRecord.due_on).is_(None),
+        col(CaseRecord.opened_at) < sa.func.now() - STALLED_AFTER,
+    )
+    has_term = (
+        select(CertificationTerm.certification_id)
+        .join(CaseRecord, col(CaseRecord.id) == CertificationTerm.case_id)
+        .where(CertificationTerm.certification_id == Certification.id, ~stalled)
     )
     has_newer = select(newer.id).where(
         newer.insured_no == Certification.insured_no,

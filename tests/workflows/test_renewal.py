@@ -797,3 +797,50 @@ async def test_imported_certifications_get_each_reminder_once_on_its_day_and_the
 
 async def _issued_on(term: Term, day: date) -> bool:
     return any(n.issued_on == day for n in await term.notices())
+
+
+async def test_reconciliation_starts_a_term_whose_workflow_never_started(
+    dev_server_env: WorkflowEnvironment, settings: Settings, sessions: async_sessionmaker[AsyncSession],
+    running_worker: None,
+) -> None:  # fmt: skip
+    """The process died after the term's rows were committed and before its workflow started: the next
+    reconciliation finds the header still without a due date and starts the workflow (once)."""
+    client = dev_server_env.client
+    as_of = (await dev_server_env.get_current_time()).astimezone(JST).date()
+    global INSURED
+    INSURED = f"07{abs(hash(('stalled', os.getpid()))) % 10**8:08d}"
+    atena_no = await seed_insured(sessions, insured_no=INSURED)
+    certification_id = await _certify(sessions, atena_no, _month_end_after(as_of + timedelta(days=200)))
+    case_id = renewal.term_case_id(certification_id)
+    down = await Client.connect("127.0.0.1:1", lazy=True)  # Temporal unreachable at the start
+    with pytest.raises(Exception):  # noqa: B017 - whatever the outage looks like, the rows stay
+        await renewal.start_term(
+            sessions=sessions, temporal=down, certification_id=certification_id, policy=RenewalPolicy(),
+            office=settings.office_code, task_queue=settings.temporal_task_queue,
+        )  # fmt: skip
+    reconcile = ReconcileInput(
+        office=settings.office_code, task_queue=settings.temporal_task_queue, as_of=as_of
+    )
+
+    async def run(n: int) -> ReconcileResult:
+        return await client.execute_workflow(
+            RenewalReconcileWorkflow.run, reconcile, id=f"{RECONCILE_SCHEDULE_ID}-stalled-{os.getpid()}-{n}",
+            task_queue=settings.temporal_task_queue,
+        )  # fmt: skip
+
+    try:
+        await run(1)  # a fresh header might still be starting: left alone
+        with pytest.raises(RPCError):
+            await client.get_workflow_handle(case_id).describe()
+        async with sessions() as session, session.begin():
+            header = await session.get(CaseRecord, case_id)
+            assert header is not None and header.due_on is None
+            header.opened_at = header.opened_at - renewal.STALLED_AFTER - timedelta(minutes=1)
+        await run(2)
+        term = Term(client, sessions, case_id)
+        await term.until(lambda case, _: case.due_on is not None)  # its first step ran
+        description = await client.get_workflow_handle(case_id).describe()
+        assert description.status is not None and description.status.name == "RUNNING"
+    finally:
+        with contextlib.suppress(RPCError):
+            await client.get_workflow_handle(case_id).terminate("test")
