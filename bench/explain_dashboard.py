@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.console import charts
+from api.console import renewal as renewal_console
 from kaigo import embedded, migrate
 from kaigo.config import Settings
 from kaigo.db import make_engine, make_sessionmaker
@@ -145,7 +146,7 @@ QUERIES = {
     "thirty-day-limit": (charts.DEADLINES, {"horizon": TODAY + timedelta(days=charts.NEAR_DAYS)}),
     "days-to-decision": (charts.DAYS_TO_DECISION, {"since": date(TODAY.year - 1, TODAY.month, 1)}),
     "change-rates": (charts.CHANGE_RATES, {"since": TODAY - timedelta(days=365)}),
-    "renewals-due": (charts.RENEWALS_DUE, {"today": TODAY, "until": TODAY + timedelta(days=60)}),
+    "renewals-due": (renewal_console.RENEWALS_DUE, {"today": TODAY, "until": TODAY + timedelta(days=60)}),
 }
 
 
