@@ -82,8 +82,12 @@ def _clocks(detail: CaseDetail) -> list[Clock]:
         clocks.append(Clock("更新申請の受付開始", opens, _BASIS_WINDOW))
     if detail.case.due_on and detail.case.due_on not in (opens, _date(record.get("last_filing_day"))):
         clocks.append(Clock("次の予定", detail.case.due_on, detail.case.details or detail.stage_label))
-    clocks.append(Clock("更新申請の最終日", _date(record.get("last_filing_day")), _BASIS_LAST))
-    clocks.append(Clock("有効期間の終了", expiry, "認定の有効期間の満了日"))
+    last_day = _date(record.get("last_filing_day"))
+    if last_day == expiry:  # no holiday to roll past: one date
+        clocks.append(Clock("更新申請の最終日・有効期間の終了", expiry, "認定の有効期間の満了日"))
+    else:
+        clocks.append(Clock("更新申請の最終日", last_day, _BASIS_LAST))
+        clocks.append(Clock("有効期間の終了", expiry, "認定の有効期間の満了日"))
     return clocks
 
 

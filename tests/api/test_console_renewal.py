@@ -154,7 +154,7 @@ async def test_the_renewal_case_page_shows_the_window_as_days_left_its_notice_an
     text = text_of(page)
     assert "更新案内を送付済み" in text
     days = (term["last_filing_day"] - _today()).days
-    assert re.search(rf"更新申請の最終日 — [^ ]+.*? あと{days}日 令和", text), text[:1500]
+    assert re.search(rf"更新申請の最終日.*? あと{days}日 令和", text), text[:1500]
     expiry = term["expiry"]
     assert f"({expiry.isoformat()})" in text and "有効期間の終了" in text  # 和暦 with 西暦 beside
     assert f"({(expiry - timedelta(days=60)).isoformat()})" in text  # the window's opening, in the panel
@@ -241,6 +241,7 @@ async def test_renewals_due_counts_terms_by_week_of_expiry_and_state_within_60_d
     temporal: TemporalClient, settings: Settings, sessions: async_sessionmaker[AsyncSession],
 ) -> None:  # fmt: skip
     me = await _logged_in(browser, "supervisor")
+    open_before = (await me.get("/console/dashboard/open-cases.csv")).content
     before = await _renewals_csv(me)
     header, weeks = before[0], before[1:]
     states = ["案内前", "案内済み", "再度の案内済み", "申請を審査中", "更新済み", "その他の終了"]
@@ -268,6 +269,8 @@ async def test_renewals_due_counts_terms_by_week_of_expiry_and_state_within_60_d
         for old, new in zip(before[1:], after[1:], strict=True):
             delta = [int(n) - int(o) for o, n in zip(old[1:], new[1:], strict=True)]
             assert delta == ([1, 0, 0, 0, 0, 0, 1] if new[0] == week else [0] * 7), (new[0], delta)
+        # a term sleeping until its window is not work in progress: the open-cases chart leaves it out
+        assert (await me.get("/console/dashboard/open-cases.csv")).content == open_before
         dashboard = text_of(await me.page("/console/dashboard"))
         assert "60日以内に更新を迎える認定" in dashboard and "満了日の週" in dashboard
     finally:
