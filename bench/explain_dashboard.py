@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.console import charts
+from api.console import renewal as renewal_console
 from kaigo import embedded, migrate
 from kaigo.config import Settings
 from kaigo.db import make_engine, make_sessionmaker
@@ -34,6 +35,7 @@ from models.board import BoardAllocation, BoardMeeting, BoardPanel
 from models.case import CaseRecord
 from models.certification import Certification, CertificationApplication
 from models.registry import Person
+from models.renewal import CertificationTerm, Stage
 from rules.primary_determination import CareLevel
 
 TODAY = date(2026, 12, 1)
@@ -51,6 +53,32 @@ def _database(tmp: Path) -> tuple[str, Any]:
     embedded.ensure_database(url)
     migrate.upgrade_to_head(url)
     return url, server
+
+
+def _term(
+    rng: random.Random, certification_id: str, atena_no: str, insured_no: str, expiry: date
+) -> list[Any]:
+    """The certification's renewal term (its header and its row), in a state that fits its expiry."""
+    if expiry < TODAY:
+        state = rng.choice([Stage.RENEWED, Stage.RENEWED, Stage.RENEWED, Stage.LAPSED, Stage.ENDED])
+    elif expiry <= TODAY + timedelta(days=30):
+        state = rng.choice([Stage.SECOND_NOTIFIED, Stage.APPLICATION_PENDING, Stage.RENEWED])
+    elif expiry <= TODAY + timedelta(days=60):
+        state = rng.choice([Stage.NOTIFIED, Stage.APPLICATION_PENDING])
+    else:
+        state = Stage.WAITING
+    closed = state in (Stage.RENEWED, Stage.LAPSED, Stage.ENDED)
+    case_id = f"renewal-{certification_id}"
+    return [
+        CaseRecord(
+            id=case_id, case_type="renewal", subject_atena_no=atena_no, insured_no=insured_no,
+            office="honcho", state="closed" if closed else "open", stage=state, opened_by="bench",
+        ),
+        CertificationTerm(
+            case_id=case_id, certification_id=certification_id, insured_no=insured_no, atena_no=atena_no,
+            expiry=expiry, last_filing_day=expiry, state=state,
+        ),
+    ]  # fmt: skip
 
 
 async def _seed(engine: AsyncEngine, cases: int) -> None:
@@ -132,7 +160,11 @@ async def _seed(engine: AsyncEngine, cases: int) -> None:
                         valid_from=held_on, valid_to=held_on + timedelta(days=365), decided_on=held_on,
                     )
                 )  # fmt: skip
-            for kind in (Person, CaseRecord, CertificationApplication, BoardAllocation, Certification):
+                rows.extend(_term(rng, application_id, atena_no, insured_no, held_on + timedelta(days=365)))
+            for kind in (
+                Person, CaseRecord, CertificationApplication, BoardAllocation, Certification,
+                CertificationTerm,
+            ):  # fmt: skip
                 session.add_all([r for r in rows if isinstance(r, kind)])
                 await session.flush()
     async with engine.connect() as conn:
@@ -145,7 +177,7 @@ QUERIES = {
     "thirty-day-limit": (charts.DEADLINES, {"horizon": TODAY + timedelta(days=charts.NEAR_DAYS)}),
     "days-to-decision": (charts.DAYS_TO_DECISION, {"since": date(TODAY.year - 1, TODAY.month, 1)}),
     "change-rates": (charts.CHANGE_RATES, {"since": TODAY - timedelta(days=365)}),
-    "renewals-due": (charts.RENEWALS_DUE, {"today": TODAY, "until": TODAY + timedelta(days=60)}),
+    "renewals-due": (renewal_console.RENEWALS_DUE, {"today": TODAY, "until": TODAY + timedelta(days=60)}),
 }
 
 

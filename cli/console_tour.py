@@ -320,6 +320,15 @@ def run(tour: Tour, *, survey_errors: bool = True) -> dict[str, str]:
     expect(intake.get_by_text("認定結果通知書").first).to_be_visible()
     tour.shot(intake, "case-decided", full_page=True)
     notice_url = intake.get_by_role("link", name="HTML プレビュー").first.get_attribute("href") or ""
+    # 9. The renewal term the decision started (更新案内): its window as days left.
+    term_url = case_url.replace("/cases/certification-", "/cases/renewal-")
+    for _ in range(60):
+        opened = intake.goto(term_url)
+        if opened is not None and opened.ok:
+            break
+        intake.wait_for_timeout(500)
+    expect(intake.get_by_text("更新申請の最終日").first).to_be_visible()
+    tour.shot(intake, "renewal-case", full_page=True)
     supervisor.goto(f"{api}/console/dashboard")
     tour.shot(supervisor, "dashboard", full_page=True)
     supervisor.set_viewport_size(TABLET)

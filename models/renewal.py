@@ -69,6 +69,7 @@ class CertificationTerm(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_certification_term_insured", "insured_no"),
         sa.Index("ix_certification_term_next", "next_reminder_on"),
+        sa.Index("ix_certification_term_expiry", "expiry"),  # the dashboard's renewals due
     )
 
     case_id: str = Field(

@@ -97,6 +97,7 @@ def test_a_new_case_goes_from_intake_to_its_notice_in_the_browser(
     expect(intake.get_by_text("要介護2").first).to_be_visible()
     names = {p.name for p in walked["shots"]}
     assert {"inbox.png", "survey-tablet.png", "board-vote.png", "board-close.png", "dashboard.png"} <= names
+    assert "renewal-case.png" in names  # the decision started its 更新案内 term, shown with its window
     intake.context.close()
 
 

@@ -70,6 +70,7 @@ def test_every_task_kind_has_a_form_that_renders_with_a_label_on_every_field() -
         html = environment.get_template(form.template).render(
             editable=True, spec=spec, specs=form.specs(kind), values={}, errors={},
             deadline="2026-12-31", application={"applied_on": "2026-12-01", "category": "1"},
+            term={"expiry": "2026-12-31"}, last_filing_day="2027-01-04",
         )  # fmt: skip
         ids = re.findall(r'<(?:input|select|textarea)[^>]* id="([^"]+)"', html)
         assert ids, kind
