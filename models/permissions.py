@@ -76,8 +76,17 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SURVEYOR: frozenset({P.REGISTRY_READ, P.CASE_READ, P.TASK_WORK, P.SURVEY_RECORD}),
     # Board members judge from anonymised case material: no registry access.
     Role.BOARD_MEMBER: frozenset({P.TASK_WORK, P.BOARD_DECIDE}),
+    # 給付制限担当 also records a payment made at the city's counter (the console's 窓口での納付).
     Role.RESTRICTION: frozenset(
-        {P.REGISTRY_READ, P.CASE_READ, P.TASK_WORK, P.RESTRICTION_MANAGE, P.NOTICE_ISSUE, P.NOTICE_READ}
+        {
+            P.REGISTRY_READ,
+            P.CASE_READ,
+            P.TASK_WORK,
+            P.RESTRICTION_MANAGE,
+            P.NOTICE_ISSUE,
+            P.NOTICE_READ,
+            P.PREMIUM_PAYMENT,
+        }
     ),
     # The collection system's service account: payments (JSON or a 消込 file), nothing else.
     Role.COLLECTION: frozenset({P.PREMIUM_PAYMENT}),

@@ -101,6 +101,8 @@ def _nav(console: Console | None) -> list[tuple[str, str]]:
         items.append(("/console/board", "審査会"))
     if console.may(Permission.CERTIFICATION_INTAKE):
         items.append(("/console/applications/new", "申請の受付"))
+    if console.may(Permission.PREMIUM_PAYMENT):
+        items.append(("/console/payments/new", "窓口での納付"))
     if console.may(Permission.DASHBOARD_READ):
         items.append(("/console/dashboard", "ダッシュボード"))
     from api.routes.temporal_ui import UI_START, may_view

@@ -5,7 +5,9 @@ A procedure's console module (its forms, case panel, charts and routes) is impor
 
 from __future__ import annotations
 
-from api.console import board, cases, certification, dashboard, home, tasks
+from api.console import board, cases, certification, dashboard, home, restriction, tasks
 from api.console import renewal as _renewal  # noqa: F401  (no routes of its own: its panel, form and chart)
 
-CONSOLE_ROUTERS = tuple(module.router for module in (home, tasks, cases, certification, board, dashboard))
+CONSOLE_ROUTERS = tuple(
+    module.router for module in (home, tasks, cases, certification, restriction, board, dashboard)
+)

@@ -94,8 +94,8 @@ async def test_only_the_collection_systems_account_posts_payments_and_every_post
     collection = as_staff("collection")
     receipt = f"R-{insured_no}"
     assert (
-        await as_staff("restriction").post("/premium-payments", json=_payment(rows[0], receipt))
-    ).status_code == 403
+        await as_staff("intake").post("/premium-payments", json=_payment(rows[0], receipt))
+    ).status_code == 403  # 給付制限担当 may also post (the counter), the 認定係 not
     assert (await collection.get(f"/insured/{insured_no}/premiums")).status_code == 403  # it reads nothing
     assert (await collection.post("/premium-assessments", json={"assessments": rows})).status_code == 403
     first = await collection.post("/premium-payments", json=_payment(rows[0], receipt, amount=1_000))
