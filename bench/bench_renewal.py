@@ -50,7 +50,7 @@ from temporalio.worker import Worker
 from activities.renewal import START_CONCURRENCY
 from kaigo import temporal_client
 from kaigo.config import Settings
-from models.renewal import PolicyChanged, RenewalPolicy
+from models.renewal import PolicyChanged, ReconcileResult, RenewalPolicy
 from notices import fixtures
 from notices.numbering import document_no
 from notices.render import render_html
@@ -97,7 +97,7 @@ def seed(libpq: str, terms: int, batch: int, today: date) -> list[str]:
             """
             INSERT INTO insured (insured_no, atena_no, category, acquired_on, acquisition_reason,
                                  jusho_tokurei, created_at, updated_at)
-            SELECT lpad(i::text, 10, '8'), (400000000000 + i)::text, '1', date '2005-04-01', 'age_65',
+            SELECT '7' || lpad(i::text, 9, '0'), (400000000000 + i)::text, '1', date '2005-04-01', 'age_65',
                    false, now(), now()
             FROM generate_series(1, %(n)s) AS i
             """,
@@ -107,7 +107,7 @@ def seed(libpq: str, terms: int, batch: int, today: date) -> list[str]:
             """
             INSERT INTO certification (id, atena_no, insured_no, level, valid_from, valid_to, service_types,
                                        decided_on, service_use_last_year, source, created_at)
-            SELECT md5('renewal-bench' || i), (400000000000 + i)::text, lpad(i::text, 10, '8'),
+            SELECT md5('renewal-bench' || i), (400000000000 + i)::text, '7' || lpad(i::text, 9, '0'),
                    (ARRAY['要支援1','要支援2','要介護1','要介護2','要介護3','要介護4','要介護5'])[1 + i %% 7],
                    v.valid_to - 365, v.valid_to, '[]'::jsonb, v.valid_to - 395, true, 'imported', now()
             FROM generate_series(1, %(n)s) AS i,
@@ -221,7 +221,10 @@ async def start_terms(address: str, libpq: str) -> tuple[float, float, int]:
     await schedule.trigger()
     while not (actions := (await schedule.describe()).info.recent_actions):
         await asyncio.sleep(0.1)
-    run = client.get_workflow_handle(actions[-1].action.workflow_id)  # type: ignore[attr-defined]
+    run = client.get_workflow_handle(
+        actions[-1].action.workflow_id,  # type: ignore[attr-defined]
+        result_type=ReconcileResult,
+    )
     result = await run.result()
     started = time.perf_counter() - began
     expected = count(libpq, "SELECT count(*) FROM certification_term")  # with the demo data's
