@@ -29,6 +29,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -38,10 +40,11 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import psutil
 import psycopg
-from _harness import database
-from bench_e2e import start_stack, stop_stack
+from _harness import ROOT, database
+from bench_e2e import _free_port, stop_stack
 from bench_notices import bare_pdf
 from temporalio import workflow
 from temporalio.client import Client
@@ -129,6 +132,34 @@ def count(libpq: str, sql: str, params: dict[str, object] | None = None) -> int:
     return int(row[0]) if row else 0
 
 
+# ------------------------------------------------------------------------------------------------ stack
+
+
+def start_stack(data_dir: Path, database_url: str) -> tuple[subprocess.Popen[bytes], str]:
+    """`python -m kaigo dev` on free ports with the seeded database (bench_e2e's start_stack lets it
+    start its own); the Temporal address once the API is ready."""
+    ports = {"API_PORT": _free_port(), "TEMPORAL_PORT": _free_port(), "TEMPORAL_UI_PORT": _free_port()}
+    env = {k: v for k, v in os.environ.items() if k != "TEMPORAL_ADDRESS"}
+    env.update({k: str(v) for k, v in ports.items()}, DATA_DIR=str(data_dir), LOG_LEVEL="WARNING")
+    env.update(DATABASE_URL=database_url, RENEWAL_POLICY=POLICY.model_dump_json())
+    log = (data_dir / "dev.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kaigo", "dev"], cwd=ROOT, env=env, stdout=log, stderr=log
+    )
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"kaigo dev exited early; see {data_dir / 'dev.log'}")
+        try:
+            if httpx.get(f"http://localhost:{ports['API_PORT']}/readyz", timeout=2).status_code == 200:
+                return process, f"localhost:{ports['TEMPORAL_PORT']}"
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    process.kill()
+    raise SystemExit("kaigo dev was not ready in 180 s")
+
+
 # ----------------------------------------------------------------------------------------------- memory
 
 
@@ -212,7 +243,7 @@ async def bare_timers(address: str, terms: int) -> tuple[float, float, int]:
 # ------------------------------------------------------------------------------------------------ ours
 
 
-async def start_terms(address: str, libpq: str) -> tuple[float, float, int]:
+async def start_terms(address: str, libpq: str, terms: int) -> tuple[float, float, int]:
     """Trigger the reconciliation; (seconds until it has started every term, until each wrote its first
     step, terms started)."""
     client = await temporal_client.connect(Settings(temporal_address=address))  # type: ignore[call-arg]
@@ -228,6 +259,7 @@ async def start_terms(address: str, libpq: str) -> tuple[float, float, int]:
     result = await run.result()
     started = time.perf_counter() - began
     expected = count(libpq, "SELECT count(*) FROM certification_term")  # with the demo data's
+    assert result.started_count >= terms, f"the reconciliation started {result.started_count} terms"
     settled_sql = "SELECT count(*) FROM certification_term WHERE next_reminder_on IS NOT NULL"
     while count(libpq, settled_sql) < expected:
         await asyncio.sleep(0.5)
@@ -290,14 +322,13 @@ def main() -> None:
                 f"{time.perf_counter() - began:6.1f} s",
             )
         )
-        os.environ.update(DATABASE_URL=db.url, RENEWAL_POLICY=POLICY.model_dump_json())
-        process, where = start_stack(Path(tmp))
+        process, address = start_stack(Path(tmp), db.url)
         try:
             found = stack_processes(psutil.Process(process.pid))
             sampler = Sampler(found)
             idle = sampler.rss()
             with sampler:
-                started, ran, bench_rss = asyncio.run(bare_timers(where["temporal"], args.terms))
+                started, ran, bench_rss = asyncio.run(bare_timers(address, args.terms))
             rows += [
                 (f"baseline: {args.terms} one-timer workflows started, {START_CONCURRENCY} at a time",
                  f"{started:6.1f} s  {args.terms / started:6.0f}/s   all ran their first task {ran:6.1f} s"),
@@ -306,7 +337,7 @@ def main() -> None:
                  f"{_mb(idle['temporal dev server'])} → {_mb(sampler.peak['temporal dev server'])}"),
             ]  # fmt: skip
             with sampler:
-                started, settled, created = asyncio.run(start_terms(where["temporal"], db.libpq))
+                started, settled, created = asyncio.run(start_terms(address, db.libpq, args.terms))
             time.sleep(10)
             steady = sampler.rss()
             rows += [
@@ -319,7 +350,7 @@ def main() -> None:
                  f"{_mb(sampler.peak['temporal dev server'])} → {_mb(steady['temporal dev server'])}"),
             ]  # fmt: skip
             with sampler:
-                seconds = asyncio.run(wake_batch(where["temporal"], db.libpq, batch_ids))
+                seconds = asyncio.run(wake_batch(address, db.libpq, batch_ids))
             rows += [
                 (f"ours: the day's batch, {args.batch} terms woken → PDFs stored",
                  f"{seconds:6.1f} s  {args.batch / seconds:6.1f} notices/s"),
