@@ -140,9 +140,8 @@ def start_stack(data_dir: Path, database_url: str) -> tuple[subprocess.Popen[byt
     start its own); the Temporal address once the API is ready."""
     ports = {"API_PORT": _free_port(), "TEMPORAL_PORT": _free_port(), "TEMPORAL_UI_PORT": _free_port()}
     # Bytecode cached, Python's default (the Dockerfile keeps it; this machine's shell disables it): without
-    # it the workflow sandbox, which imports the
-    # workflow modules afresh for every new workflow, compiles their source each time (a fifth of the
-    # worker's CPU while terms start, py-spy).
+    # it the workflow sandbox, which imports the workflow modules afresh for every new workflow, compiles
+    # their source each time (a fifth of the worker's CPU while terms start, py-spy).
     env = {k: v for k, v in os.environ.items() if k not in ("TEMPORAL_ADDRESS", "PYTHONDONTWRITEBYTECODE")}
     env.update({k: str(v) for k, v in ports.items()}, DATA_DIR=str(data_dir), LOG_LEVEL="WARNING")
     env.update(DATABASE_URL=database_url, RENEWAL_POLICY=POLICY.model_dump_json())
