@@ -12,10 +12,8 @@ and let running activities finish.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 from datetime import timedelta
-from pathlib import Path
 
 import structlog
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -27,12 +25,11 @@ from activities.notices import NoticeActivities
 from kaigo import temporal_client
 from kaigo.config import Settings, get_settings
 from kaigo.db import make_engine, make_sessionmaker
+from kaigo.heartbeat import heartbeat_until
 from kaigo.logs import configure_logging
 from notices.pool import RenderPool
 
 log = structlog.get_logger("kaigo.notice_worker")
-
-HEARTBEAT_INTERVAL_S = 15.0
 
 
 def build_worker(
@@ -76,21 +73,12 @@ async def run(settings: Settings) -> None:
         worker = build_worker(client, settings, make_sessionmaker(engine), pool)
         async with worker:
             log.info("notice_worker_started", task_queue=settings.notice_task_queue, processes=pool.processes)
-            await _heartbeat_until(stop, settings.worker_heartbeat_file)
+            await heartbeat_until(stop, settings.worker_heartbeat_file)
             log.info("notice_worker_stopping")
     finally:
         pool.close()
         await engine.dispose()
     log.info("notice_worker_stopped")
-
-
-async def _heartbeat_until(stop: asyncio.Event, heartbeat_file: Path | None) -> None:
-    """Wait for a stop signal, touching the heartbeat file meanwhile (a stuck loop stops touching it)."""
-    while not stop.is_set():
-        if heartbeat_file is not None:
-            heartbeat_file.touch()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=HEARTBEAT_INTERVAL_S)
 
 
 def main() -> None:

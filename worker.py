@@ -7,11 +7,9 @@ SIGTERM/SIGINT stop polling and let running activities finish (graceful_shutdown
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -26,14 +24,13 @@ from activities.steps import StepActivities
 from kaigo import temporal_client
 from kaigo.config import Settings, get_settings
 from kaigo.db import make_engine, make_sessionmaker
+from kaigo.heartbeat import heartbeat_until
 from kaigo.logs import configure_logging
 from kaigo.search_attributes import ensure_search_attributes
 from periodic import PERIODIC_WORKFLOWS, ensure_periodic_schedules, periodic_activities
 from procedures import PROCEDURES, ensure_schedules
 
 log = structlog.get_logger("kaigo.worker")
-
-HEARTBEAT_INTERVAL_S = 15.0
 
 
 def activities_for(sessions: async_sessionmaker[AsyncSession]) -> list[Callable[..., Any]]:
@@ -87,20 +84,11 @@ async def run(settings: Settings) -> None:
     try:
         async with worker:
             log.info("worker_started", task_queue=settings.temporal_task_queue)
-            await _heartbeat_until(stop, settings.worker_heartbeat_file)
+            await heartbeat_until(stop, settings.worker_heartbeat_file)
             log.info("worker_stopping")
     finally:
         await engine.dispose()
     log.info("worker_stopped")
-
-
-async def _heartbeat_until(stop: asyncio.Event, heartbeat_file: Path | None) -> None:
-    """Wait for a stop signal, touching the heartbeat file meanwhile (a stuck loop stops touching it)."""
-    while not stop.is_set():
-        if heartbeat_file is not None:
-            heartbeat_file.touch()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=HEARTBEAT_INTERVAL_S)
 
 
 def main() -> None:
