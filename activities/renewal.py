@@ -8,7 +8,6 @@ workflow ignores what it has already heard.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,10 +34,6 @@ from models.renewal import (
 from rules.certification import ApplicationKind
 from services import renewal as service
 
-# Terms a reconciliation page starts at once: below the worker's database pool (DB_POOL_SIZE, 10 by default),
-# which the worker's other activities share.
-START_CONCURRENCY = 8
-
 # Applications that stop the reminders of the person's current term.
 _STOPPING_KINDS = frozenset({ApplicationKind.RENEWAL, ApplicationKind.CHANGE})
 
@@ -62,28 +57,22 @@ class RenewalActivities:
 
     @activity.defn
     async def reconcile_page(self, page: ReconcilePage) -> ReconcilePageResult:
-        """One page of the reconciliation: a term for each active certification that has none, started
-        START_CONCURRENCY at a time (one by one, 25,000 terms took minutes: each start waits for a
-        transaction and a Temporal round trip, bench/bench_renewal.py)."""
+        """One page of the reconciliation: a term for each active certification that has none, their rows in
+        one transaction and their workflows started together (one by one, each waiting for its own
+        transaction and Temporal round trip, 25,000 terms took half an hour: bench/bench_renewal.py)."""
         async with self._sessions() as session:
             candidates = await service.reconcile_candidates(
                 session, page.as_of, page.after_certification_id, page.limit
             )
-        gate = asyncio.Semaphore(START_CONCURRENCY)
-
-        async def start(certification_id: str) -> service.Started:
-            async with gate:
-                activity.heartbeat(certification_id)
-                return await service.start_term(
-                    sessions=self._sessions,
-                    temporal=activity.client(),
-                    certification_id=certification_id,
-                    policy=page.reconcile.policy,
-                    office=page.reconcile.office,
-                    task_queue=page.reconcile.task_queue,
-                )
-
-        results = await asyncio.gather(*(start(c) for c in candidates))
+        activity.heartbeat(page.after_certification_id)
+        results = await service.start_terms(
+            sessions=self._sessions,
+            temporal=activity.client(),
+            certification_ids=candidates,
+            policy=page.reconcile.policy,
+            office=page.reconcile.office,
+            task_queue=page.reconcile.task_queue,
+        )
         started = [r.case_id for r in results if r.created and r.case_id]
         last = candidates[-1] if len(candidates) == page.limit else None
         return ReconcilePageResult(checked=len(candidates), started=started, last_certification_id=last)

@@ -103,6 +103,10 @@ class CertificationTerm(SQLModel, table=True):
     successor_certification_id: str | None = Field(default=None, max_length=32)
     follow_up_outcome: str | None = Field(default=None, max_length=16)
     closed_on: date | None = None
+    # Set once its workflow is known to run. The rows are committed before the start (no transaction is held
+    # across a Temporal call): a term left unstarted by a crash or an outage is started by the next
+    # reconciliation (services/renewal.py).
+    workflow_started: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
 
@@ -182,6 +186,15 @@ class TermResume(BaseModel):
     second_sent: bool = False
 
 
+class TermView(BaseModel):
+    """What a term shows: its stage (CaseStage, the term's state), the day of its next step (DueDate) and
+    the current details ("更新案内 1/30 送付予定")."""
+
+    stage: Stage
+    due: date | None
+    details: str
+
+
 class TermInput(BaseModel):
     case_id: str
     certification_id: str
@@ -194,6 +207,9 @@ class TermInput(BaseModel):
     service_use_last_year: bool = True
     policy: RenewalPolicy = PydanticField(default_factory=RenewalPolicy)
     resume: TermResume | None = None
+    # The opening view its starter already wrote with the term's rows and search attributes (and the
+    # "opened" event): the first run only sleeps. None: the workflow writes its opening itself.
+    opening: TermView | None = None
 
 
 class TermOutcome(BaseModel):
@@ -244,7 +260,7 @@ class ReconcilePage(BaseModel):
     reconcile: ReconcileInput
     as_of: date
     after_certification_id: str = ""
-    limit: int = 200
+    limit: int = 500  # one transaction writes a page's terms; its starts then run START_CONCURRENCY at a time
 
 
 class ReconcilePageResult(BaseModel):

@@ -11,7 +11,8 @@ The rules every procedure shares live here once:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -61,6 +62,58 @@ def _exclusive_key(model: ProcedureModel, insured_no: str) -> str | None:
     return f"{model.case_type}:{insured_no}" if model.exclusive_per_insured else None
 
 
+@dataclass(frozen=True)
+class NewHeader:
+    """A case header to insert; stage and details default to the model's opening stage."""
+
+    case_id: str
+    atena_no: str
+    insured_no: str
+    office: str
+    due_on: date | None = None
+    stage: str | None = None
+    details: str | None = None
+
+
+async def insert_headers(
+    *, session: AsyncSession, model: ProcedureModel, headers: Sequence[NewHeader], actor: str
+) -> set[str]:
+    """Insert case headers in one statement; the ids inserted (an existing id or exclusive key is skipped).
+
+    A concurrent insert of the same exclusive key waits for the other transaction and then skips, so the
+    caller can name the case that won.
+    """
+    if not headers:
+        return set()
+    now = utcnow()
+    rows = await session.exec(
+        insert(CaseRecord)
+        .values(
+            [
+                {
+                    "id": header.case_id,
+                    "case_type": model.case_type,
+                    "subject_atena_no": header.atena_no,
+                    "insured_no": header.insured_no,
+                    "office": header.office,
+                    "state": CaseState.OPEN,
+                    "stage": header.stage or model.open_stage,
+                    "details": header.details or model.stages[header.stage or model.open_stage],
+                    "due_on": header.due_on,
+                    "exclusive_key": _exclusive_key(model, header.insured_no),
+                    "opened_by": actor,
+                    "opened_at": now,
+                    "updated_at": now,
+                }
+                for header in headers
+            ]
+        )
+        .on_conflict_do_nothing()
+        .returning(CaseRecord.id)
+    )
+    return set(rows.scalars().all())
+
+
 async def insert_header(
     *,
     session: AsyncSession,
@@ -72,32 +125,11 @@ async def insert_header(
     actor: str,
     due_on: date | None,
 ) -> CaseRecord | None:
-    """Insert the case's header; None if the person already has an open case of this kind (exclusive).
-
-    A concurrent insert of the same exclusive key waits for the other transaction and then skips, so the
-    caller can name the case that won.
-    """
-    row = await session.exec(
-        insert(CaseRecord)
-        .values(
-            id=case_id,
-            case_type=model.case_type,
-            subject_atena_no=atena_no,
-            insured_no=insured_no,
-            office=office,
-            state=CaseState.OPEN,
-            stage=model.open_stage,
-            details=model.stages[model.open_stage],
-            due_on=due_on,
-            exclusive_key=_exclusive_key(model, insured_no),
-            opened_by=actor,
-            opened_at=utcnow(),
-            updated_at=utcnow(),
-        )
-        .on_conflict_do_nothing()
-        .returning(CaseRecord.id)
+    """Insert one case's header; None if the person already has an open case of this kind (exclusive)."""
+    header = NewHeader(
+        case_id=case_id, atena_no=atena_no, insured_no=insured_no, office=office, due_on=due_on
     )
-    if row.first() is None:
+    if not await insert_headers(session=session, model=model, headers=[header], actor=actor):
         return None
     return await session.get(CaseRecord, case_id)
 

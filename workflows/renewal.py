@@ -29,17 +29,20 @@ from workflows.procedure import ProcedureWorkflow
 from workflows.task_book import OpenTask
 
 with workflow.unsafe.imports_passed_through():
+    from models.procedure import CaseEventIn
     from models.renewal import (
         ApplicationClosed,
         ApplicationFiled,
         EndReason,
         Outcome,
         PolicyChanged,
+        RenewalPolicy,
         Replaced,
         Stage,
         TermInput,
         TermOutcome,
         TermResume,
+        TermView,
     )
     from models.renewal_tasks import RENEWAL, FollowUpRecord, RenewalTask
     from rules.certification import ApplicationKind
@@ -55,6 +58,46 @@ POLICY_CHANGE_PATCH = "renewal-policy-change"
 
 def _md(day: date) -> str:
     return f"{day.month}/{day.day}"
+
+
+# The term's plan, pure functions of its input: the workflow follows them, and the starter writes a new
+# term's opening view with its rows (services/renewal.py), so a term's first run only sets its timer.
+
+
+def reminds(inp: TermInput, policy: RenewalPolicy) -> bool:
+    """Whether this person gets reminders under the policy (only service users, or everyone)."""
+    return inp.service_use_last_year or not policy.only_service_users
+
+
+def next_step(
+    inp: TermInput, policy: RenewalPolicy, *, first_sent: bool, second_sent: bool
+) -> tuple[date, date, str]:
+    """(wake on, DueDate, current details) of what the term does next."""
+    if reminds(inp, policy) and not first_sent:
+        first = first_notice_day(inp.valid_to, policy.first_notice_offset_days)
+        return first, first, f"更新案内 {_md(first)} 送付予定"
+    second = (
+        second_notice_day(inp.valid_to, policy.second_notice_days_before_expiry)
+        if policy.second_notice
+        else None
+    )
+    if reminds(inp, policy) and second is not None and not second_sent:
+        return second, second, f"再度の更新案内 {_md(second)} 送付予定"
+    last_day = last_filing_day(inp.valid_to)
+    return last_day + timedelta(days=1), last_day, f"更新申請の期限 {_md(last_day)}"
+
+
+def opening_view(inp: TermInput) -> TermView:
+    """What a new term shows until its first reminder is due."""
+    _, due, details = next_step(inp, inp.policy, first_sent=False, second_sent=False)
+    return TermView(stage=Stage.WAITING, due=due, details=details)
+
+
+def opened_event(inp: TermInput) -> CaseEventIn:
+    return CaseEventIn(event_key="opened", step="renewal.opened", actor="system", detail={
+        "certification_id": inp.certification_id, "expiry": inp.valid_to.isoformat(),
+        "reminded": reminds(inp, inp.policy),
+    })  # fmt: skip
 
 
 @workflow.defn
@@ -77,7 +120,11 @@ class CertificationTermWorkflow(ProcedureWorkflow):
         self.replacement: Replaced | None = None
         self.follow_up: OpenTask | None = None
         self.woken = False  # a message arrived: look again
-        self._shown: tuple[Stage, date | None, str] | None = None
+        # What the case already shows (written only when it changes): a new term's starter wrote its opening.
+        opening = inp.opening if inp.resume is None else None
+        self._shown: tuple[Stage, date | None, str] | None = (
+            (opening.stage, opening.due, opening.details) if opening else None
+        )
 
     # --------------------------------------------------------------------------- messages from outside
 
@@ -148,11 +195,9 @@ class CertificationTermWorkflow(ProcedureWorkflow):
         )
 
     async def _follow(self) -> None:
-        if self.inp.resume is None:
-            self.event("opened", "renewal.opened", detail={
-                "certification_id": self.inp.certification_id, "expiry": self.inp.valid_to.isoformat(),
-                "reminded": self._reminded(),
-            })  # fmt: skip
+        if self.inp.resume is None and self.inp.opening is None:  # not written by its starter
+            opened = opened_event(self.inp)
+            self.event(opened.event_key, opened.step, opened.actor, opened.detail)
         while True:
             if self.replacement is not None:
                 self._replace(self.replacement)
@@ -178,7 +223,7 @@ class CertificationTermWorkflow(ProcedureWorkflow):
     # ------------------------------------------------------------------------------------ reminders
 
     def _reminded(self) -> bool:
-        return self.inp.service_use_last_year or not self.policy.only_service_users
+        return reminds(self.inp, self.policy)
 
     def _first_day(self) -> date:
         return first_notice_day(self.inp.valid_to, self.policy.first_notice_offset_days)
@@ -189,14 +234,7 @@ class CertificationTermWorkflow(ProcedureWorkflow):
         return second_notice_day(self.inp.valid_to, self.policy.second_notice_days_before_expiry)
 
     def _next_step(self) -> tuple[date, date, str]:
-        """(wake on, DueDate, current details) of what happens next."""
-        if self._reminded() and not self.first_sent:
-            first = self._first_day()
-            return first, first, f"更新案内 {_md(first)} 送付予定"
-        second = self._second_day()
-        if self._reminded() and second is not None and not self.second_sent:
-            return second, second, f"再度の更新案内 {_md(second)} 送付予定"
-        return self.last_day + timedelta(days=1), self.last_day, f"更新申請の期限 {_md(self.last_day)}"
+        return next_step(self.inp, self.policy, first_sent=self.first_sent, second_sent=self.second_sent)
 
     async def _send_due_reminders(self, today: date) -> bool:
         """Issue the reminder that is due, once. A first reminder issued late (an application withdrawn
@@ -285,6 +323,7 @@ class CertificationTermWorkflow(ProcedureWorkflow):
 
     def _show(self, stage: Stage, due: date | None, details: str) -> None:
         """Stage, due date and current details, written only when they change (keeps the history small)."""
+        workflow.set_current_details(details)  # held by the worker, not in the history
         if self._shown == (stage, due, details):
             return
         self._shown = (stage, due, details)
@@ -301,4 +340,4 @@ class CertificationTermWorkflow(ProcedureWorkflow):
             first_sent=self.first_sent,
             second_sent=self.second_sent,
         )
-        return self.inp.model_copy(update={"policy": self.policy, "resume": resume})
+        return self.inp.model_copy(update={"policy": self.policy, "resume": resume, "opening": None})

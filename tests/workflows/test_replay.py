@@ -42,6 +42,8 @@ def test_there_are_recorded_histories_for_each_path() -> None:
         "renewal_death",
         "renewal_policy_off",
         "renewal_policy_changed",
+        # terms started before their starter wrote the opening (migration 0019): still running in a city
+        *(f"renewal_v1_{path}" for path in ("lapsed", "renewed_before_first_notice", "withdrawn_resumed")),
         "renewal_batch_new_day",
         "renewal_batch_rerun",
         "renewal_batch_empty_day",
