@@ -172,17 +172,24 @@ def start_stack(data_dir: Path, database_url: str) -> tuple[subprocess.Popen[byt
 
 @dataclass
 class Sampler:
-    """Peak RSS of the worker and the dev server, sampled every 0.5 s while a phase runs."""
+    """Peak RSS of the worker and the dev server, sampled every 0.5 s while a phase runs, and the CPU time
+    each process (and the bench's own, where the baseline's worker runs) spent in the phase."""
 
     processes: dict[str, psutil.Process]
     peak: dict[str, int] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def rss(self) -> dict[str, int]:
         return {name: p.memory_info().rss for name, p in self.processes.items()}
 
+    def cpu_seconds(self) -> dict[str, float]:
+        every = {**self.processes, "bench": psutil.Process()}
+        return {name: sum(p.cpu_times()[:2]) for name, p in every.items()}
+
     def __enter__(self) -> Sampler:
         self.peak = self.rss()
+        self._cpu_before = self.cpu_seconds()
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -196,6 +203,11 @@ class Sampler:
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join()
+        after = self.cpu_seconds()
+        self.cpu = {name: after[name] - before for name, before in self._cpu_before.items()}
+
+    def per(self, name: str, count: int) -> str:
+        return f"{self.cpu[name] * 1000 / count:5.1f} ms"
 
 
 def stack_processes(stack: psutil.Process) -> dict[str, psutil.Process]:
@@ -365,6 +377,8 @@ def main() -> None:
                 (f"baseline: {args.terms} one-timer workflows started, {START_CONCURRENCY} at a time",
                  f"{started:6.1f} s  {args.terms / started:6.0f}/s   all ran their first task {ran:6.1f} s"),
                 ("  baseline worker (in the bench process) RSS", _mb(bench_rss)),
+                ("  CPU per workflow: dev server / bench process (client and worker)",
+                 f"{sampler.per('temporal dev server', args.terms)} / {sampler.per('bench', args.terms)}"),
                 ("  dev server RSS idle → peak",
                  f"{_mb(idle['temporal dev server'])} → {_mb(sampler.peak['temporal dev server'])}"),
             ]  # fmt: skip
@@ -376,6 +390,8 @@ def main() -> None:
                 (f"ours: reconciliation started {created} terms, {START_CONCURRENCY} at a time",
                  f"{started:6.1f} s  {created / started:6.0f}/s"),
                 ("  the worker has run every term's first task", f"{settled:6.1f} s"),
+                ("  CPU per term: dev server / worker (reconciliation and terms)",
+                 f"{sampler.per('temporal dev server', created)} / {sampler.per('worker', created)}"),
                 ("  worker RSS idle → peak → steady",
                  f"{_mb(idle['worker'])} → {_mb(sampler.peak['worker'])} → {_mb(steady['worker'])}"),
                 ("  dev server RSS peak → steady",
