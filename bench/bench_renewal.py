@@ -10,7 +10,8 @@ each beside a bare Temporal baseline measured in the same run.
 2. The whole system as `make dev` runs it (`python -m cli dev` on free ports, that database): the Temporal
    dev server, the worker (`python -m worker`), the notice worker, the API.
 3. Baseline: `--terms` bare workflows of one timer (sleep 30 days) started directly with the client,
-   START_CONCURRENCY at a time (the reconciliation's), run by an in-process worker.
+   START_CONCURRENCY at a time and eagerly (as the reconciliation starts terms), run by an in-process
+   worker on that client.
 4. Ours: the reconciliation Schedule triggered, as the certification import does. Reported: the time until
    it has started every term (each running in Temporal), and until the worker has run every term's first
    task (no workflow task waits on the queue; a sample of terms is checked for the timer they sleep on);
@@ -247,7 +248,9 @@ async def bare_timers(address: str, terms: int) -> tuple[float, float, int]:
 
     async def one(n: int) -> None:
         async with gate:
-            await client.start_workflow(BareTimerWorkflow.run, id=f"{queue}-{n}", task_queue=queue)
+            await client.start_workflow(  # started as the terms are: eagerly, by a client with a worker
+                BareTimerWorkflow.run, id=f"{queue}-{n}", task_queue=queue, request_eager_start=True
+            )
 
     async with Worker(client, task_queue=queue, workflows=[BareTimerWorkflow]):
         began = time.perf_counter()
