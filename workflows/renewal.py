@@ -69,18 +69,24 @@ def reminds(inp: TermInput, policy: RenewalPolicy) -> bool:
     return inp.service_use_last_year or not policy.only_service_users
 
 
+def first_day(inp: TermInput, policy: RenewalPolicy) -> date:
+    return first_notice_day(inp.valid_to, policy.first_notice_offset_days)
+
+
+def second_day(inp: TermInput, policy: RenewalPolicy) -> date | None:
+    if not policy.second_notice:
+        return None
+    return second_notice_day(inp.valid_to, policy.second_notice_days_before_expiry)
+
+
 def next_step(
     inp: TermInput, policy: RenewalPolicy, *, first_sent: bool, second_sent: bool
 ) -> tuple[date, date, str]:
     """(wake on, DueDate, current details) of what the term does next."""
     if reminds(inp, policy) and not first_sent:
-        first = first_notice_day(inp.valid_to, policy.first_notice_offset_days)
+        first = first_day(inp, policy)
         return first, first, f"更新案内 {_md(first)} 送付予定"
-    second = (
-        second_notice_day(inp.valid_to, policy.second_notice_days_before_expiry)
-        if policy.second_notice
-        else None
-    )
+    second = second_day(inp, policy)
     if reminds(inp, policy) and second is not None and not second_sent:
         return second, second, f"再度の更新案内 {_md(second)} 送付予定"
     last_day = last_filing_day(inp.valid_to)
@@ -226,12 +232,10 @@ class CertificationTermWorkflow(ProcedureWorkflow):
         return reminds(self.inp, self.policy)
 
     def _first_day(self) -> date:
-        return first_notice_day(self.inp.valid_to, self.policy.first_notice_offset_days)
+        return first_day(self.inp, self.policy)
 
     def _second_day(self) -> date | None:
-        if not self.policy.second_notice:
-            return None
-        return second_notice_day(self.inp.valid_to, self.policy.second_notice_days_before_expiry)
+        return second_day(self.inp, self.policy)
 
     def _next_step(self) -> tuple[date, date, str]:
         return next_step(self.inp, self.policy, first_sent=self.first_sent, second_sent=self.second_sent)
