@@ -34,9 +34,9 @@ async def anchors_from(
 
 
 async def fetch_anchors(settings: Settings) -> list[Anchor]:
-    from kaigo import temporal_client
+    from kaigo import embedded, temporal_client
 
-    address = settings.temporal_address or f"localhost:{settings.temporal_port}"  # `make dev`'s server
+    address = embedded.temporal_address(settings)
     try:
         client = await temporal_client.connect(settings.model_copy(update={"temporal_address": address}))
         return await anchors_from(client, anchor_schedule_id(settings.temporal_task_queue))

@@ -88,12 +88,14 @@ async def run(
 
 
 async def _trigger(settings: Settings) -> bool:
-    """Connect only now, after the commit; a Temporal that cannot be reached is not the import's failure."""
-    from kaigo import temporal_client
+    """Connect only now, after the commit; a Temporal that cannot be reached is not the import's failure.
+    From a plain shell beside `make dev` (no TEMPORAL_ADDRESS) it is the embedded server."""
+    from kaigo import embedded, temporal_client
 
+    address = embedded.temporal_address(settings)
     try:
         async with temporal_client.bounded():
-            client = await temporal_client.connect(settings)
+            client = await temporal_client.connect(settings.model_copy(update={"temporal_address": address}))
     except Exception:  # any failure to connect: the daily run starts the terms
         return False
     return await importer.trigger_reconciliation(client)

@@ -125,3 +125,9 @@ def database_url(settings: Settings) -> str:
     url = socket_url(server, "kaigo")
     ensure_database(url)
     return url
+
+
+def temporal_address(settings: Settings) -> str:
+    """TEMPORAL_ADDRESS, or where `make dev`'s embedded Temporal listens: a command run from a plain shell
+    beside `make dev` reaches the same server the worker uses."""
+    return settings.temporal_address or f"localhost:{settings.temporal_port}"

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
+    ScheduleHandle,
     ScheduleSpec,
     ScheduleState,
 )
@@ -290,10 +292,9 @@ async def test_the_import_needs_certification_import_permission(
     assert await _certifications(sessions) == []
 
 
-async def test_an_existing_reconciliation_schedule_is_triggered_after_the_import(
-    as_staff: Staff, sessions: async_sessionmaker[AsyncSession], temporal: Client
-) -> None:
-    (a,) = await insured_residents(sessions, 1)
+@asynccontextmanager
+async def _idle_reconciliation_schedule(temporal: Client) -> AsyncIterator[ScheduleHandle]:
+    """The daily reconciliation's Schedule, its runs going to a queue no worker polls: only triggers count."""
     handle = await temporal.create_schedule(
         RECONCILIATION_SCHEDULE_ID,
         Schedule(
@@ -305,18 +306,30 @@ async def test_an_existing_reconciliation_schedule_is_triggered_after_the_import
         ),
     )
     try:
+        yield handle
+    finally:
+        await handle.delete()
+
+
+async def _triggered_runs(handle: ScheduleHandle, expected: int) -> int:
+    for _ in range(50):
+        if (await handle.describe()).info.num_actions >= expected:
+            break
+        await asyncio.sleep(0.1)
+    return (await handle.describe()).info.num_actions
+
+
+async def test_an_existing_reconciliation_schedule_is_triggered_after_the_import(
+    as_staff: Staff, sessions: async_sessionmaker[AsyncSession], temporal: Client
+) -> None:
+    (a,) = await insured_residents(sessions, 1)
+    async with _idle_reconciliation_schedule(temporal) as handle:
         body = csv_text([f"{a},要介護2,2026-04-01,2027-03-31,2026-03-25,有"]).encode()
         response = await _post(as_staff("supervisor"), body)
         assert response.status_code == 201, response.text
         assert response.json()["reconciliation_started"] is True
         assert response.json()["message"].endswith("更新案内の照合を開始しました")
-        for _ in range(50):
-            if (await handle.describe()).info.num_actions >= 1:
-                break
-            await asyncio.sleep(0.1)
-        assert (await handle.describe()).info.num_actions == 1
-    finally:
-        await handle.delete()
+        assert await _triggered_runs(handle, 1) == 1
 
 
 # -------------------------------------------------------------------------------------------------- CLI
@@ -387,6 +400,38 @@ async def test_the_cli_imports_a_cp932_file_and_exits_non_zero_listing_every_pro
         ("cli", "refused", 0, 0),
     ]
     assert logs[0].actor.startswith("cli:")
+
+
+async def test_the_cli_beside_make_dev_triggers_the_reconciliation_on_the_embedded_temporal(
+    sessions: async_sessionmaker[AsyncSession],
+    database_url: str,
+    temporal: Client,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An operator's plain shell has no TEMPORAL_ADDRESS; the terms must still start today, not tomorrow."""
+    from cli.main import app as cli
+    from kaigo.config import get_settings
+
+    (a,) = await insured_residents(sessions, 1)
+    good = tmp_path / "good.csv"
+    good.write_bytes(csv_text([f"{a},要介護2,2026-04-01,2027-03-31,2026-03-25,有"]).encode())
+    host, port = temporal.service_client.config.target_host.rsplit(":", 1)
+    assert host in {"localhost", "127.0.0.1"}
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.delenv("TEMPORAL_ADDRESS", raising=False)
+    monkeypatch.setenv("TEMPORAL_PORT", port)  # where `make dev` runs its embedded server
+    get_settings.cache_clear()
+    try:
+        async with _idle_reconciliation_schedule(temporal) as handle:
+            result = await asyncio.to_thread(
+                CliRunner().invoke, cli, ["import", "certifications", str(good), "--no-progress"]
+            )
+            assert result.exit_code == 0, result.output
+            assert "1 件追加, 0 件は登録済み。更新案内の照合を開始しました" in result.output
+            assert await _triggered_runs(handle, 1) == 1
+    finally:
+        get_settings.cache_clear()
 
 
 async def test_the_readme_example_file_imports_on_the_demo_residents(
