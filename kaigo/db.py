@@ -5,6 +5,9 @@ checked without a round trip (`_drop_dead_connection`): psycopg knows a connecti
 a connection the server has closed (restart, pg_terminate_backend, idle timeout) has an end-of-file waiting
 on its socket. Either way the pool throws it away and hands out another one. `pool_recycle` retires
 connections before idle timeouts of firewalls and proxies can cut them silently.
+
+`hide_parameters`: a failed statement's error names the SQL but not its values. Activities log that error
+(the worker's log), and without it a failed page of renewal terms put 500 被保険者番号 and 宛名番号 there.
 """
 
 from __future__ import annotations
@@ -24,7 +27,11 @@ POOL_RECYCLE_S = 30 * 60
 
 def make_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     engine = create_async_engine(
-        database_url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=POOL_RECYCLE_S
+        database_url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=POOL_RECYCLE_S,
+        hide_parameters=True,
     )
     event.listen(engine.sync_engine.pool, "checkout", _drop_dead_connection)
     return engine

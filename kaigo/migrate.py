@@ -21,7 +21,7 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade_to_head(database_url: str) -> None:
-    engine = create_engine(database_url, poolclass=pool.NullPool)
+    engine = create_engine(database_url, poolclass=pool.NullPool, hide_parameters=True)  # see kaigo/db.py
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})

@@ -29,7 +29,7 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = create_engine(_url(), poolclass=pool.NullPool)
+    engine = create_engine(_url(), poolclass=pool.NullPool, hide_parameters=True)  # see kaigo/db.py
     with engine.connect() as conn:
         context.configure(connection=conn, target_metadata=SQLModel.metadata, compare_type=True)
         with context.begin_transaction():

@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import asyncio
+import traceback
 from typing import Any
 
 import psycopg
+import pytest
 from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
 
 from kaigo import embedded
 from kaigo.db import make_engine
@@ -43,3 +46,21 @@ async def test_checkout_costs_no_round_trip(database_url: str) -> None:
         assert statements == ["SELECT 42"] * 3
     finally:
         await engine.dispose()
+
+
+async def test_a_failed_statement_names_its_sql_but_not_its_values(database_url: str) -> None:
+    """What an activity logs when the database refuses a page of terms: the statement, no 被保険者番号."""
+    engine = make_engine(database_url, pool_size=1)
+    insured_no = "0100000001"
+    try:
+        with pytest.raises(DBAPIError) as failure:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text("INSERT INTO no_such_table (insured_no) VALUES (:insured_no)"),
+                    {"insured_no": insured_no},
+                )
+    finally:
+        await engine.dispose()
+    logged = "".join(traceback.format_exception(failure.value))
+    assert "INSERT INTO no_such_table" in logged  # the operator still sees which statement failed
+    assert insured_no not in logged
