@@ -120,8 +120,10 @@ async def sessions(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[Asyn
 # --------------------------------------------------------------------------------------------- Temporal
 
 
-@pytest.fixture(scope="session")
-async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+@contextlib.asynccontextmanager
+async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping test server with the production data converter and kaigo's search attributes (the
+    session's below; modules whose workflows sleep for months start one of their own)."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(embedded.venv_bin("temporal-test-server")),
         data_converter=temporal_client.data_converter(TEST_SETTINGS),
@@ -130,6 +132,12 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     await search_attributes.add_search_attributes(env.client, "default", search_attributes.ALL_KEYS)
     yield env
     await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    async with time_skipping_server() as env:
+        yield env
 
 
 @pytest.fixture(scope="session")

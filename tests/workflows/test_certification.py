@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -39,7 +37,6 @@ from models.notice import NoticePdf, NoticeRecord
 from models.procedure import NOTICE_REPAIR, CaseClosed, EndCase
 from models.registry import Person
 from models.task import Task, TaskState
-from notice_worker import build_thread_worker as build_notice_worker
 from rules.calendar import add_months, month_end
 from rules.certification import ApplicationKind, decision_deadline, validity_period
 from rules.primary_determination import CareLevel
@@ -56,46 +53,17 @@ from tests.certification_helpers import (
     seed_insured,
     survey_payload,
 )
-from worker import build_worker
+from tests.workflows.time_skipping import history_recorder, own_task_queue, today
 from workflows.calendar import JST
 
-HISTORIES = Path(__file__).resolve().parent.parent / "histories"
+# The time-skipping harness (time_skipping.py, conftest.py): the production workers on a task queue of this
+# module's own, on the session's test server; today() on that server's clock.
+pytestmark = pytest.mark.usefixtures("server_clock")
 
 
 @pytest.fixture
 def queue_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"temporal_task_queue": f"cert-{os.getpid()}-{id(settings)}"})
-
-
-@pytest.fixture
-async def worker(
-    time_skipping_env: WorkflowEnvironment,
-    queue_settings: Settings,
-    sessions: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[Client]:
-    client = time_skipping_env.client
-    async with (
-        build_worker(client, queue_settings, sessions),
-        build_notice_worker(client, queue_settings, sessions),
-    ):
-        yield client
-
-
-_clock: WorkflowEnvironment | None = None
-
-
-async def today() -> date:
-    """The business date on the test server's clock (time skipping moves it; the wall clock does not)."""
-    assert _clock is not None
-    return (await _clock.get_current_time()).astimezone(JST).date()
-
-
-@pytest.fixture(autouse=True)
-def _use_test_server_clock(time_skipping_env: WorkflowEnvironment) -> Iterator[None]:
-    global _clock
-    _clock = time_skipping_env
-    yield
-    _clock = None
+    return own_task_queue(settings, "cert")
 
 
 @pytest.fixture
@@ -146,15 +114,14 @@ async def start(
 
 
 @pytest.fixture
-def record_history() -> Iterator[Callable[[Client, CaseDriver, str], object]]:
-    async def record(client: Client, case: CaseDriver, name: str) -> None:
-        if os.environ.get("RECORD_HISTORIES") != "1":
-            return
-        history = await client.get_workflow_handle(case.case_id).fetch_history()
-        HISTORIES.mkdir(exist_ok=True)
-        (HISTORIES / f"certification_{name}.json").write_text(history.to_json())
+def record_history() -> Callable[[Client, CaseDriver, str], Awaitable[None]]:
+    """Histories recorded as certification_<name>.json (RECORD_HISTORIES=1)."""
+    record = history_recorder("certification")
 
-    yield record
+    async def record_case(client: Client, case: CaseDriver, name: str) -> None:
+        await record(client, case.case_id, name)
+
+    return record_case
 
 
 async def _result(client: Client, case: CaseDriver) -> CertificationOutcome:

@@ -8,11 +8,8 @@ RECORD_HISTORIES=1, each finished history is written to tests/histories/ for the
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +17,6 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from kaigo.config import Settings
@@ -45,7 +41,6 @@ from models.restriction import (
 )
 from models.restriction_tasks import RestrictionTask as T
 from models.task import Task, TaskState
-from notice_worker import build_thread_worker as build_notice_worker
 from rules.calendar import resident_deadline_after
 from rules.primary_determination import CareLevel
 from rules.restriction import first_of_next_month, months_passed_on
@@ -61,11 +56,9 @@ from tests.restriction_helpers import (
     seed_certification,
     seed_ledger,
 )
-from worker import build_worker
-from workflows.calendar import JST
+from tests.workflows.time_skipping import RecordHistory, history_recorder, own_task_queue, today
 from workflows.restriction_scan import RestrictionScanWorkflow
 
-HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 INSURED = "0400000001"  # each test gets its own number (below): closed workflows outlive the database rows
 
 
@@ -76,61 +69,20 @@ def _insured_no(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
 
 
+# The time-skipping harness (time_skipping.py, conftest.py): the production workers on a task queue of this
+# module's own, on the session's test server; today() on that server's clock.
+pytestmark = pytest.mark.usefixtures("server_clock")
+
+
 @pytest.fixture
 def queue_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"temporal_task_queue": f"restr-{os.getpid()}-{id(settings)}"})
+    return own_task_queue(settings, "restr")
 
 
 @pytest.fixture
-async def worker(
-    time_skipping_env: WorkflowEnvironment,
-    queue_settings: Settings,
-    sessions: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[Client]:
-    client = time_skipping_env.client
-    async with (
-        build_worker(client, queue_settings, sessions),
-        build_notice_worker(client, queue_settings, sessions),
-    ):
-        yield client
-
-
-_clock: WorkflowEnvironment | None = None
-
-
-async def today() -> date:
-    assert _clock is not None
-    return (await _clock.get_current_time()).astimezone(JST).date()
-
-
-@pytest.fixture(autouse=True)
-def _use_test_server_clock(time_skipping_env: WorkflowEnvironment) -> Iterator[None]:
-    global _clock
-    _clock = time_skipping_env
-    yield
-    _clock = None
-
-
-@pytest.fixture
-async def opened(worker: Client) -> AsyncIterator[list[str]]:
-    """Case ids the test opened: terminated at the end (a running case would hold the shared clock)."""
-    started: list[str] = []
-    yield started
-    for workflow_id in started:
-        with contextlib.suppress(RPCError):
-            await worker.get_workflow_handle(workflow_id).terminate("test finished")
-
-
-@pytest.fixture
-def record_history() -> Callable[[Client, str, str], Any]:
-    async def record(client: Client, workflow_id: str, name: str) -> None:
-        if os.environ.get("RECORD_HISTORIES") != "1":
-            return
-        history = await client.get_workflow_handle(workflow_id).fetch_history()
-        HISTORIES.mkdir(exist_ok=True)
-        (HISTORIES / f"restriction_{name}.json").write_text(history.to_json())
-
-    return record
+def record_history() -> RecordHistory:
+    """Histories recorded as restriction_<name>.json (RECORD_HISTORIES=1)."""
+    return history_recorder("restriction")
 
 
 async def _in_arrears(
