@@ -13,15 +13,15 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
-from models.case import CaseEvent, CaseRecord
+from models.case import CaseRecord
 from models.certification import Certification
-from models.notice import NoticeRecord
 from models.procedure import TaskCompleted
 from models.restriction import AssessmentBatch, AssessmentIn, PaymentIn, RestrictionCase
 from models.task import Task, TaskState
 from rules.calendar import add_months
 from services import premiums, restriction, tasks
 from services.notices import fiscal_year_of
+from tests.case_view import CaseView
 
 
 def monthly_dues(first_due: date, count: int) -> list[date]:
@@ -119,11 +119,7 @@ async def eventually(probe: Any, *, timeout: float = 15.0) -> Any:
 
 
 @dataclass
-class RestrictionDriver:
-    client: Client
-    sessions: async_sessionmaker[AsyncSession]
-    case_id: str
-
+class RestrictionDriver(CaseView):
     async def open_task(self, kind: str, timeout: float = 15.0) -> Task:
         async def find() -> Task | None:
             async with self.sessions() as session:
@@ -152,36 +148,14 @@ class RestrictionDriver:
         task = await self.open_task(kind)
         return await tasks.complete(temporal=self.client, task=task, actor=actor, payload=payload)
 
-    async def case(self) -> CaseRecord:
-        async with self.sessions() as session:
-            case = await session.get(CaseRecord, self.case_id)
-            assert case is not None
-            return case
-
     async def record(self) -> RestrictionCase:
         async with self.sessions() as session:
             row = await session.get(RestrictionCase, self.case_id)
             assert row is not None
             return row
 
-    async def notices(self) -> list[NoticeRecord]:
-        async with self.sessions() as session:
-            rows = await session.exec(
-                select(NoticeRecord)
-                .where(NoticeRecord.case_id == self.case_id)
-                .order_by(col(NoticeRecord.created_at))
-            )
-            return list(rows.all())
-
     async def notice_kinds(self) -> list[str]:
         return [n.kind for n in await self.notices()]
-
-    async def steps(self) -> list[str]:
-        async with self.sessions() as session:
-            rows = await session.exec(
-                select(CaseEvent.step).where(CaseEvent.case_id == self.case_id).order_by(col(CaseEvent.id))
-            )
-            return list(rows.all())
 
     async def until_stage(self, stage: str, timeout: float = 15.0) -> CaseRecord:
         async def reached() -> CaseRecord | None:

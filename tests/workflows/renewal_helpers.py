@@ -17,14 +17,13 @@ from temporalio.client import Client
 
 from activities.renewal import tell_terms
 from kaigo.config import Settings
-from models.case import CaseEvent, CaseRecord
+from models.case import CaseRecord
 from models.certification import (
     Certification,
     CertificationEvent,
     CertificationEventKind,
     CertificationRecord,
 )
-from models.notice import NoticeRecord
 from models.renewal import CertificationTerm, RenewalPolicy, TermOutcome
 from models.renewal_tasks import RenewalTask
 from models.task import Task, TaskState
@@ -33,6 +32,7 @@ from rules.certification import ApplicationKind
 from rules.insured_status import InsuredCategory
 from rules.primary_determination import CareLevel
 from services import renewal
+from tests.case_view import CaseView
 from tests.restriction_helpers import eventually
 from tests.workflows.time_skipping import today
 
@@ -85,39 +85,14 @@ async def certify(
     return certification_id
 
 
-class Term:
+class Term(CaseView):
     """A term as staff see it (its case, term row, notices, steps, open follow-up) and its workflow."""
-
-    def __init__(self, client: Client, sessions: async_sessionmaker[AsyncSession], case_id: str) -> None:
-        self.client, self.sessions, self.case_id = client, sessions, case_id
-
-    async def case(self) -> CaseRecord:
-        async with self.sessions() as session:
-            case = await session.get(CaseRecord, self.case_id)
-            assert case is not None
-            return case
 
     async def record(self) -> CertificationTerm:
         async with self.sessions() as session:
             row = await session.get(CertificationTerm, self.case_id)
             assert row is not None
             return row
-
-    async def notices(self) -> list[NoticeRecord]:
-        async with self.sessions() as session:
-            rows = await session.exec(
-                select(NoticeRecord)
-                .where(NoticeRecord.case_id == self.case_id)
-                .order_by(col(NoticeRecord.created_at))
-            )
-            return list(rows.all())
-
-    async def steps(self) -> list[str]:
-        async with self.sessions() as session:
-            rows = await session.exec(
-                select(CaseEvent.step).where(CaseEvent.case_id == self.case_id).order_by(col(CaseEvent.id))
-            )
-            return list(rows.all())
 
     async def asleep(self) -> bool:
         """Its workflow has run its first task: the history holds the timer it sleeps on."""
