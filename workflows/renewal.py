@@ -231,12 +231,6 @@ class CertificationTermWorkflow(ProcedureWorkflow):
     def _reminded(self) -> bool:
         return reminds(self.inp, self.policy)
 
-    def _first_day(self) -> date:
-        return first_day(self.inp, self.policy)
-
-    def _second_day(self) -> date | None:
-        return second_day(self.inp, self.policy)
-
     def _next_step(self) -> tuple[date, date, str]:
         return next_step(self.inp, self.policy, first_sent=self.first_sent, second_sent=self.second_sent)
 
@@ -245,9 +239,9 @@ class CertificationTermWorkflow(ProcedureWorkflow):
         after the second-notice day, a term started late) stands for both. True if one was due."""
         if not self._reminded():
             return False
-        second = self._second_day()
+        second = second_day(self.inp, self.policy)
         second_due = second is not None and not self.second_sent and today >= second
-        if not self.first_sent and today >= self._first_day():
+        if not self.first_sent and today >= first_day(self.inp, self.policy):
             issued = await self.notice(NOTICE_KIND, self._notice_data(second_notice=False), NOTICE_LABEL)
             self.first_sent = True
             self.phase = Stage.NOTIFIED
